@@ -1,0 +1,29 @@
+# multiarch.k8s — the two commands a person runs first are `make demo` and `make test`.
+# Everything they need is installed and started by the scripts in tools/ (as root on Debian 12).
+SHELL := /bin/bash
+
+.PHONY: help demo demo-down test fleet fleet-down setup unit sanity lint
+
+help:
+	@echo "make demo       bring up the emulated fleet and classify every node (fleet report)"
+	@echo "make demo-down  remove what the demo made"
+	@echo "make test       set up everything and run unit, sanity, lint and fleet integration tests"
+	@echo "make fleet      bring up the emulated fleet only; make fleet-down removes it"
+
+demo:
+	@bash tools/demo.sh up
+
+demo-down:
+	@bash tools/demo.sh down
+
+test:
+	@bash tools/run-tests.sh
+
+fleet:
+	@bash tools/fleet.sh up
+
+fleet-down:
+	@bash tools/fleet.sh down
+
+setup:
+	@bash tools/setup-host.sh && bash tools/setup-python.sh

@@ -1,0 +1,331 @@
+#!/usr/bin/env python3
+# -*- coding: utf-8 -*-
+# Copyright: multiarch.k8s contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The emulated test fleet: one systemd container per platform, from real Debian root filesystems.
+
+    fleet.py images     build (or reuse) the node images
+    fleet.py up         images + network + running nodes, waits until systemd is up in each
+    fleet.py down       removes the nodes and the network (images stay cached)
+    fleet.py status     one line per node
+
+Root filesystems are made with mmdebstrap from Debian's packages (no Docker Hub) and cached
+outside the checkout under $MULTIARCH_CACHE (default /var/cache/multiarch-k8s), keyed by their
+inputs. Images are loaded from an image archive written here, so that they carry the right
+os/architecture/variant (``docker import`` would label them with the host's).
+
+Test-fleet wiring only: nothing here is part of the collection's roles.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import importlib.util
+import io
+import json
+import os
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+CACHE = os.environ.get("MULTIARCH_CACHE", "/var/cache/multiarch-k8s")
+NETWORK = "mk8s-fleet"
+IMAGE_REPO = "multiarch-k8s/fleet-node"
+LABEL = "io.multiarch-k8s.fleet"
+SUITE = "bookworm"
+MIRROR = os.environ.get("MULTIARCH_DEBIAN_MIRROR", "http://deb.debian.org/debian")
+
+# Packages of every node image. Changing this list (or the fix-ups) changes the cache key.
+PACKAGES = [
+    "systemd", "systemd-sysv", "dbus", "python3", "python3-apt", "iproute2", "procps",
+    "iptables", "conntrack", "containerd", "runc", "kmod", "ca-certificates", "zstd",
+]
+
+# Fix-ups run in the new root by mmdebstrap (--customize-hook) before it is packed.
+FIXUPS = [
+    # the roles enable what they install; a fleet node starts clean
+    'chroot "$1" systemctl disable containerd.service',
+    'chroot "$1" systemctl mask systemd-udevd.service systemd-udevd-control.socket '
+    'systemd-udevd-kernel.socket systemd-modules-load.service getty@tty1.service '
+    'console-getty.service',
+    ': > "$1/etc/machine-id"',
+    # credentials need mount calls QEMU user mode does not emulate; these units need none here
+    'for u in systemd-tmpfiles-setup systemd-tmpfiles-setup-dev systemd-sysusers; do '
+    'mkdir -p "$1/etc/systemd/system/$u.service.d" && '
+    'printf "[Service]\\nLoadCredential=\\n" > "$1/etc/systemd/system/$u.service.d/no-credentials.conf"; done',
+    'rm -f "$1/etc/hostname"',
+]
+
+
+def _load_platforms():
+    path = os.path.join(REPO, "plugins", "module_utils", "_platforms.py")
+    spec = importlib.util.spec_from_file_location("mk8s_platforms", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+PLATFORMS = _load_platforms()
+
+# One node per platform. "qemu_cpu" makes QEMU emulate that CPU model for every process of the
+# node (an ARM1176, like a Pi Zero: it reports armv6l and dies with SIGILL on ARMv7 code).
+NODES = [
+    {"name": "mk8s-amd64", "platform": "linux/amd64"},
+    {"name": "mk8s-arm64", "platform": "linux/arm64"},
+    {"name": "mk8s-armhf", "platform": "linux/arm/v7"},
+    {"name": "mk8s-armel", "platform": "linux/arm/v6", "qemu_cpu": "arm1176"},
+]
+
+
+def log(msg):
+    sys.stderr.write("[fleet %6.1fs] %s\n" % (time.monotonic() - _T0, msg))
+    sys.stderr.flush()
+
+
+_T0 = time.monotonic()
+
+
+def docker_client():
+    try:
+        import docker  # pylint: disable=import-outside-toplevel
+    except ImportError:
+        sys.exit("fleet.py needs the docker SDK (pip install docker) in %s" % sys.executable)
+    return docker.from_env(timeout=600)
+
+
+def node_platform(node):
+    return PLATFORMS.by_oci(node["platform"])
+
+
+def rootfs_key(debian_arch):
+    h = hashlib.sha256()
+    h.update(json.dumps([SUITE, MIRROR, debian_arch, PACKAGES, FIXUPS, 2]).encode())
+    return h.hexdigest()[:16]
+
+
+def build_rootfs(debian_arch):
+    """Root filesystem tarball for ``debian_arch`` from the cache, built with mmdebstrap if absent."""
+    key = rootfs_key(debian_arch)
+    out = os.path.join(CACHE, "rootfs", "%s-%s.tar" % (debian_arch, key))
+    if os.path.exists(out):
+        return out, key
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    tmp = out[:-len(".tar")] + ".part.tar"
+    cmd = ["mmdebstrap", "--quiet", "--format=tar", "--arch=" + debian_arch, "--variant=apt",
+           "--include=" + ",".join(PACKAGES), "--skip=output/dev"]
+    for hook in FIXUPS:
+        cmd.append("--customize-hook=" + hook)
+    cmd += [SUITE, tmp, MIRROR]
+    log("building %s root filesystem with mmdebstrap (a few minutes under QEMU)" % debian_arch)
+    start = time.monotonic()
+    subprocess.run(cmd, check=True, stdin=subprocess.DEVNULL)
+    os.replace(tmp, out)
+    log("%s root filesystem built in %.0fs" % (debian_arch, time.monotonic() - start))
+    return out, key
+
+
+def _add_bytes(tar, name, data):
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    info.mtime = 0
+    tar.addfile(info, io.BytesIO(data))
+
+
+def image_tag(node):
+    plat = node_platform(node)
+    key = rootfs_key(plat.debian_arch)
+    suffix = "-" + node["qemu_cpu"] if node.get("qemu_cpu") else ""
+    return "%s:%s%s-%s" % (IMAGE_REPO, plat.debian_arch, suffix, key)
+
+
+def build_image(client, node):
+    """Load the node's image from its root filesystem with the right os/architecture/variant."""
+    import docker.errors  # pylint: disable=import-outside-toplevel
+    tag = image_tag(node)
+    try:
+        client.images.get(tag)
+        return tag
+    except docker.errors.ImageNotFound:
+        pass
+    plat = node_platform(node)
+    rootfs, key = build_rootfs(plat.debian_arch)
+    h = hashlib.sha256()
+    with open(rootfs, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    diff_id = "sha256:" + h.hexdigest()
+    env = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "container=docker"]
+    if node.get("qemu_cpu"):
+        env.append("QEMU_CPU=" + node["qemu_cpu"])
+    config = {
+        "architecture": plat.architecture,
+        "os": plat.os,
+        "config": {
+            "Env": env,
+            "Cmd": ["/sbin/init"],
+            "StopSignal": "SIGRTMIN+3",
+            "Labels": {
+                LABEL: "node",
+                "org.opencontainers.image.title": "multiarch.k8s test fleet node",
+                "org.opencontainers.image.description": "Debian %s %s root filesystem (mmdebstrap), "
+                                                        "systemd as PID 1" % (SUITE, plat.debian_arch),
+                "io.multiarch-k8s.rootfs-key": key,
+            },
+        },
+        "rootfs": {"type": "layers", "diff_ids": [diff_id]},
+        "history": [{"created_by": "mmdebstrap %s %s (multiarch.k8s tests/fleet)" % (SUITE, plat.debian_arch)}],
+    }
+    if plat.variant:
+        config["variant"] = plat.variant
+    config_bytes = json.dumps(config, sort_keys=True).encode()
+    config_name = hashlib.sha256(config_bytes).hexdigest() + ".json"
+    manifest = [{"Config": config_name, "RepoTags": [tag], "Layers": ["layer/layer.tar"]}]
+    log("loading image %s (%s)" % (tag, plat.oci))
+    with tempfile.NamedTemporaryFile(dir=os.path.dirname(rootfs), suffix=".image.tar") as tmp:
+        with tarfile.open(fileobj=tmp, mode="w") as tar:
+            _add_bytes(tar, config_name, config_bytes)
+            _add_bytes(tar, "manifest.json", json.dumps(manifest).encode())
+            tar.add(rootfs, arcname="layer/layer.tar")
+        tmp.flush()
+        tmp.seek(0)
+        client.images.load(tmp)
+    return tag
+
+
+def ensure_network(client):
+    import docker.errors  # pylint: disable=import-outside-toplevel
+    try:
+        return client.networks.get(NETWORK)
+    except docker.errors.NotFound:
+        log("creating docker network %s (internal: nodes reach only each other)" % NETWORK)
+        return client.networks.create(NETWORK, driver="bridge", internal=True,
+                                      labels={LABEL: "network"})
+
+
+def run_node(client, node, tag):
+    import docker.errors  # pylint: disable=import-outside-toplevel
+    try:
+        c = client.containers.get(node["name"])
+        if c.status == "running" and c.image.tags and tag in c.image.tags:
+            return c, False
+        c.remove(force=True)
+    except docker.errors.NotFound:
+        pass
+    volumes = {}
+    if node.get("qemu_cpu"):
+        # systemd starts services with its DefaultEnvironment, not PID 1's: give them the CPU model
+        conf = os.path.join(CACHE, "fleet", "qemu-cpu-%s.conf" % node["qemu_cpu"])
+        os.makedirs(os.path.dirname(conf), exist_ok=True)
+        with open(conf, "w") as f:
+            f.write("[Manager]\nDefaultEnvironment=QEMU_CPU=%s\n" % node["qemu_cpu"])
+        volumes[conf] = {"bind": "/etc/systemd/system.conf.d/50-qemu-cpu.conf", "mode": "ro"}
+    c = client.containers.run(
+        tag, name=node["name"], volumes=volumes, hostname=node["name"], detach=True,
+        network=NETWORK,
+        cap_add=["SYS_ADMIN"],
+        security_opt=["seccomp=unconfined", "apparmor=unconfined"],
+        cgroupns="private",
+        tmpfs={"/run": "rw,mode=755", "/run/lock": "rw", "/tmp": "rw"},
+        stop_signal="SIGRTMIN+3",
+        labels={LABEL: "node", "io.multiarch-k8s.platform": node["platform"]},
+    )
+    return c, True
+
+
+def wait_systemd(client, names, timeout=240):
+    """Wait until systemd in every node answers (running or degraded), bounded in time."""
+    deadline = time.monotonic() + timeout
+    pending = list(names)
+    while pending and time.monotonic() < deadline:
+        for name in list(pending):
+            c = client.containers.get(name)
+            if c.status != "running":
+                raise SystemExit("fleet node %s stopped while booting:\n%s"
+                                 % (name, c.logs(tail=30).decode("utf-8", "replace")))
+            res = c.exec_run(["systemctl", "is-system-running"])
+            state = res.output.decode().strip()
+            if state in ("running", "degraded"):
+                log("%s: systemd %s" % (name, state))
+                pending.remove(name)
+        if pending:
+            time.sleep(2)
+    if pending:
+        raise SystemExit("fleet nodes %s did not finish booting within %ds"
+                         % (", ".join(pending), timeout))
+
+
+def cmd_images(args):
+    client = docker_client()
+    for node in selected(args):
+        build_image(client, node)
+
+
+def selected(args):
+    names = getattr(args, "nodes", None)
+    if not names:
+        return NODES
+    unknown = set(names) - set(n["name"] for n in NODES)
+    if unknown:
+        sys.exit("unknown fleet node(s) %s; the fleet has %s"
+                 % (", ".join(sorted(unknown)), ", ".join(n["name"] for n in NODES)))
+    return [n for n in NODES if n["name"] in names]
+
+
+def cmd_up(args):
+    client = docker_client()
+    nodes = selected(args)
+    tags = dict((n["name"], build_image(client, n)) for n in nodes)
+    ensure_network(client)
+    started = []
+    for node in nodes:
+        _c, new = run_node(client, node, tags[node["name"]])
+        if new:
+            started.append(node["name"])
+    wait_systemd(client, [n["name"] for n in nodes])
+    log("fleet up: %s" % ", ".join("%s (%s)" % (n["name"], n["platform"]) for n in nodes))
+
+
+def cmd_down(_args):
+    client = docker_client()
+    import docker.errors  # pylint: disable=import-outside-toplevel
+    for c in client.containers.list(all=True, filters={"label": LABEL + "=node"}):
+        log("removing %s" % c.name)
+        c.remove(force=True, v=True)
+    try:
+        client.networks.get(NETWORK).remove()
+        log("removed network %s" % NETWORK)
+    except docker.errors.NotFound:
+        pass
+
+
+def cmd_status(_args):
+    client = docker_client()
+    for node in NODES:
+        try:
+            c = client.containers.get(node["name"])
+            state = c.status
+        except Exception:  # pylint: disable=broad-except
+            state = "absent"
+        print("%-12s %-14s %s" % (node["name"], node["platform"], state))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    for name, func in (("images", cmd_images), ("up", cmd_up), ("down", cmd_down),
+                       ("status", cmd_status)):
+        p = sub.add_parser(name)
+        if name in ("images", "up"):
+            p.add_argument("nodes", nargs="*", help="node names (default: all)")
+        p.set_defaults(func=func)
+    args = parser.parse_args(argv)
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,30 @@
+# shellcheck shell=bash
+# Common settings of the project's scripts (sourced, not run). Nothing here changes the machine.
+# Caches live outside the checkout so that a fresh clone reuses them.
+set -euo pipefail
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+CACHE=${MULTIARCH_CACHE:-/var/cache/multiarch-k8s}
+PYTHON=${MULTIARCH_PYTHON:-/usr/bin/python3}
+# The `ansible` package on PyPI bundles community.docker (for the docker connection plugin).
+ANSIBLE_BUNDLE_VERSION=12.3.0
+_req_hash=$(cat "$REPO/requirements.txt" "$REPO/requirements-test.txt" | sha256sum | cut -c1-12)
+VENV="$CACHE/venv/$_req_hash"
+# ansible-test sanity installs its own pinned tools (pylint, ...): a venv of its own
+SANITY_VENV="$CACHE/venv/sanity-$(grep '^ansible-core==' "$REPO/requirements.txt" | sha256sum | cut -c1-12)"
+DEPS_COLLECTIONS="$CACHE/collections/ansible-$ANSIBLE_BUNDLE_VERSION"
+OUT="$REPO/tests/output"
+COLLECTIONS="$OUT/collections"
+# a copy of the working tree where ansible-test and the unit tests run (they need the
+# ansible_collections/<namespace>/<name> layout); one per checkout
+SANITY_ROOT="$CACHE/src/$(printf '%s' "$REPO" | sha256sum | cut -c1-12)"
+SANITY_TREE="$SANITY_ROOT/ansible_collections/multiarch/k8s"
+RUN_DIR="$CACHE/run"
+PYVER=$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+export MULTIARCH_CACHE="$CACHE"
+export PATH="$VENV/bin:$PATH"
+export ANSIBLE_COLLECTIONS_PATH="$COLLECTIONS:$DEPS_COLLECTIONS"
+export ANSIBLE_CONFIG="$REPO/tests/ansible.cfg"
+export PIP_DISABLE_PIP_VERSION_CHECK=1
+
+_t0=${_t0:-$(date +%s)}
+stage() { printf '==> [%4ss] %s\n' "$(( $(date +%s) - _t0 ))" "$*"; }

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Host set-up for the test fleet and the demo, as root on Debian 12: apt packages, binfmt_misc
+# with QEMU user emulation, and a Docker engine. Reuses what is there; records what it started
+# (stop it with tools/stop-services.sh) so the machine is left as it was found.
+source "$(dirname "$0")/lib.sh"
+
+PACKAGES=(docker.io qemu-user-static binfmt-support mmdebstrap arch-test python3-venv
+          python3-dev git curl ca-certificates iptables)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  stage "installing apt packages: ${missing[*]}"
+  apt-get update -q >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [ ! -e /proc/sys/fs/binfmt_misc/register ]; then
+  stage "mounting binfmt_misc"
+  mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
+fi
+for q in qemu-arm qemu-aarch64 qemu-ppc64le qemu-s390x qemu-riscv64; do
+  if [ ! -e "/proc/sys/fs/binfmt_misc/$q" ]; then
+    update-binfmts --enable "$q" >/dev/null 2>&1 || update-binfmts --import "$q" >/dev/null
+  fi
+  grep -q '^flags: .*F' "/proc/sys/fs/binfmt_misc/$q" || {
+    echo "binfmt_misc entry $q lacks the F (fix binary) flag: containers cannot use it" >&2; exit 1; }
+done
+
+mkdir -p "$RUN_DIR"
+if ! docker info >/dev/null 2>&1; then
+  stage "starting dockerd (no iptables, no ip forwarding changes: the fleet's network is internal)"
+  nohup dockerd --iptables=false --ip6tables=false --ip-forward=false --ip-masq=false \
+    --pidfile "$RUN_DIR/dockerd.pid" >"$RUN_DIR/dockerd.log" 2>&1 &
+  echo $! >"$RUN_DIR/dockerd.started-by-us"
+  for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
+  docker info >/dev/null 2>&1 || { tail -20 "$RUN_DIR/dockerd.log" >&2; echo "dockerd did not start" >&2; exit 1; }
+fi

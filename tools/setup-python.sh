@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Python side: a virtualenv with the pinned packages (cached by requirements hash),
+# community.docker taken from the `ansible` wheel (pinned), and this collection built with
+# ansible-galaxy and installed from its tarball (so packaging is tested every time).
+source "$(dirname "$0")/lib.sh"
+
+if [ ! -f "$VENV/.complete" ]; then
+  stage "creating virtualenv $VENV"
+  rm -rf "$VENV"
+  mkdir -p "$(dirname "$VENV")"
+  "$PYTHON" -m venv "$VENV"
+  "$VENV/bin/pip" install -q --upgrade pip
+  "$VENV/bin/pip" install -q -r "$REPO/requirements-test.txt"
+  touch "$VENV/.complete"
+fi
+
+if [ ! -f "$SANITY_VENV/.complete" ]; then
+  stage "creating the ansible-test sanity virtualenv $SANITY_VENV"
+  rm -rf "$SANITY_VENV"
+  "$PYTHON" -m venv "$SANITY_VENV"
+  "$SANITY_VENV/bin/pip" install -q --upgrade pip
+  "$SANITY_VENV/bin/pip" install -q "$(grep '^ansible-core==' "$REPO/requirements.txt")"
+  (cd "$REPO" && "$SANITY_VENV/bin/ansible-test" sanity --requirements --python "$PYVER" --list-tests >/dev/null 2>&1) || true
+  touch "$SANITY_VENV/.complete"
+fi
+
+if [ ! -f "$DEPS_COLLECTIONS/ansible_collections/community/docker/MANIFEST.json" ]; then
+  stage "extracting community.docker from ansible==$ANSIBLE_BUNDLE_VERSION"
+  wheels="$CACHE/wheels"
+  mkdir -p "$wheels"
+  "$VENV/bin/pip" download -q --no-deps -d "$wheels" "ansible==$ANSIBLE_BUNDLE_VERSION"
+  rm -rf "$DEPS_COLLECTIONS.tmp"
+  "$VENV/bin/python" - "$wheels/ansible-$ANSIBLE_BUNDLE_VERSION-py3-none-any.whl" "$DEPS_COLLECTIONS.tmp" <<'PY'
+import sys, zipfile
+wheel, dest = sys.argv[1:3]
+with zipfile.ZipFile(wheel) as z:
+    members = [m for m in z.namelist() if m.startswith("ansible_collections/community/docker/")]
+    z.extractall(dest, members)
+PY
+  rm -rf "$DEPS_COLLECTIONS"
+  mv "$DEPS_COLLECTIONS.tmp" "$DEPS_COLLECTIONS"
+fi
+
+stage "building and installing the multiarch.k8s collection from its tarball"
+mkdir -p "$OUT/dist"
+rm -f "$OUT"/dist/multiarch-k8s-*.tar.gz
+(cd "$REPO" && ansible-galaxy collection build --force --output-path "$OUT/dist" >/dev/null)
+ansible-galaxy collection install --force -p "$COLLECTIONS" "$OUT"/dist/multiarch-k8s-*.tar.gz >/dev/null
+
+# the working tree (tracked and new files) copied into ansible_collections/multiarch/k8s
+rm -rf "$SANITY_TREE"
+mkdir -p "$SANITY_TREE"
+(cd "$REPO" && git ls-files -z --cached --others --exclude-standard | xargs -0 -I{} sh -c 'test -e "{}" && printf "%s\0" "{}"' \
+  | tar --null -T - -cf -) | tar -xf - -C "$SANITY_TREE"
