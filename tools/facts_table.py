@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Print node_facts results (ansible's json callback output) as a table, one row per host."""
 
 from __future__ import annotations

@@ -6,7 +6,9 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CACHE=${MULTIARCH_CACHE:-/var/cache/multiarch-k8s}
 PYTHON=${MULTIARCH_PYTHON:-/usr/bin/python3}
 # The `ansible` package on PyPI bundles community.docker (for the docker connection plugin).
+# community.docker: the docker connection plugin; ansible.posix: the json callback (reports, tests)
 ANSIBLE_BUNDLE_VERSION=12.3.0
+BUNDLED_COLLECTIONS=(community.docker ansible.posix)
 _req_hash=$(cat "$REPO/requirements.txt" "$REPO/requirements-test.txt" | sha256sum | cut -c1-12)
 VENV="$CACHE/venv/$_req_hash"
 # ansible-test sanity installs its own pinned tools (pylint, ...): a venv of its own

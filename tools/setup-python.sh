@@ -20,23 +20,36 @@ if [ ! -f "$SANITY_VENV/.complete" ]; then
   "$PYTHON" -m venv "$SANITY_VENV"
   "$SANITY_VENV/bin/pip" install -q --upgrade pip
   "$SANITY_VENV/bin/pip" install -q "$(grep '^ansible-core==' "$REPO/requirements.txt")"
-  (cd "$REPO" && "$SANITY_VENV/bin/ansible-test" sanity --requirements --python "$PYVER" --list-tests >/dev/null 2>&1) || true
   touch "$SANITY_VENV/.complete"
 fi
 
-if [ ! -f "$DEPS_COLLECTIONS/ansible_collections/community/docker/MANIFEST.json" ]; then
-  stage "extracting community.docker from ansible==$ANSIBLE_BUNDLE_VERSION"
+# ansible-test bootstraps pip in its sanity venvs with a script it downloads; use ours (offline)
+pip_version=$("$SANITY_VENV/bin/python" -c 'import ansible_test._internal.python_requirements as r, inspect, re; print(re.search(r"pip=.([0-9.]+).", inspect.getsource(r.get_venv_packages)).group(1))')
+get_pip="$HOME/.ansible/test/cache/get_pip_${pip_version//./_}.py"
+if ! cmp -s "$REPO/tools/get_pip_offline.py" "$get_pip"; then
+  mkdir -p "$(dirname "$get_pip")"
+  cp "$REPO/tools/get_pip_offline.py" "$get_pip"
+fi
+
+if [ ! -f "$DEPS_COLLECTIONS/.complete" ]; then
+  stage "extracting ${BUNDLED_COLLECTIONS[*]} from ansible==$ANSIBLE_BUNDLE_VERSION"
   wheels="$CACHE/wheels"
   mkdir -p "$wheels"
   "$VENV/bin/pip" download -q --no-deps -d "$wheels" "ansible==$ANSIBLE_BUNDLE_VERSION"
   rm -rf "$DEPS_COLLECTIONS.tmp"
-  "$VENV/bin/python" - "$wheels/ansible-$ANSIBLE_BUNDLE_VERSION-py3-none-any.whl" "$DEPS_COLLECTIONS.tmp" <<'PY'
+  "$VENV/bin/python" - "$wheels/ansible-$ANSIBLE_BUNDLE_VERSION-py3-none-any.whl" "$DEPS_COLLECTIONS.tmp" \
+    "${BUNDLED_COLLECTIONS[@]}" <<'PY'
 import sys, zipfile
-wheel, dest = sys.argv[1:3]
+wheel, dest, names = sys.argv[1], sys.argv[2], sys.argv[3:]
+prefixes = tuple("ansible_collections/%s/" % n.replace(".", "/") for n in names)
 with zipfile.ZipFile(wheel) as z:
-    members = [m for m in z.namelist() if m.startswith("ansible_collections/community/docker/")]
+    members = [m for m in z.namelist() if m.startswith(prefixes)]
+    for n, p in zip(names, prefixes):
+        if not any(m.startswith(p) for m in members):
+            sys.exit("the ansible wheel has no %s" % n)
     z.extractall(dest, members)
 PY
+  touch "$DEPS_COLLECTIONS.tmp/.complete"
   rm -rf "$DEPS_COLLECTIONS"
   mv "$DEPS_COLLECTIONS.tmp" "$DEPS_COLLECTIONS"
 fi

@@ -294,7 +294,8 @@ def detect_platform(view, cpu):
     elif cpu["kind"] != userland_kind:
         evidence["cpu_emulated"] = True
         confidence = "medium"
-        notes.append("cpuinfo describes a %s CPU: the userland runs under emulation" % cpu["kind"])
+        notes.append("cpuinfo describes a CPU of another kind (%s): the userland runs under emulation"
+                     % cpu["kind"])
     if kmachine is None:
         confidence = "medium" if confidence == "high" else "low"
         notes.append("kernel machine unknown")

@@ -228,7 +228,7 @@ def by_debian_arch(arch):
 def by_go(goarch, goarm=None):
     """Platform of a Go build (``GOARCH``, ``GOARM``; Go's default GOARM is 7)."""
     if goarch == "arm":
-        goarm = str(goarm or "7").split(",")[0]
+        goarm = str(goarm or "7").split(",", maxsplit=1)[0]
     else:
         goarm = None
     for p in PLATFORMS:

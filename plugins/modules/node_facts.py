@@ -23,7 +23,7 @@ description:
   - A host that cannot be classified fails with what was found; the module never guesses.
   - Runs on the node with the Python standard library only (a 512 MB Pi Zero is a target).
 author:
-  - multiarch.k8s developers
+  - multiarch.k8s developers (@multiarch-k8s)
 options:
   root:
     description:
@@ -65,11 +65,13 @@ attributes:
     description: The module only reads; check mode returns the same facts.
   diff_mode:
     support: none
+    description: Nothing changes, so there is no diff.
   idempotent:
     support: full
     description: Reads only and never reports a change.
   facts:
     support: full
+    description: Sets the C(multiarch_k8s) fact on the host.
 notes:
   - Under QEMU user emulation, C(/proc/cpuinfo) describes the host's CPU; the module notices that the
     CPU kind differs from the userland's, records the C(cpu_emulated) finding, and decides the ARM

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # -*- coding: utf-8 -*-
 # Copyright: multiarch.k8s contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
@@ -20,6 +19,7 @@ Test-fleet wiring only: nothing here is part of the collection's roles.
 from __future__ import annotations
 
 import argparse
+import fcntl
 import hashlib
 import importlib.util
 import io
@@ -112,9 +112,15 @@ def build_rootfs(debian_arch):
     """Root filesystem tarball for ``debian_arch`` from the cache, built with mmdebstrap if absent."""
     key = rootfs_key(debian_arch)
     out = os.path.join(CACHE, "rootfs", "%s-%s.tar" % (debian_arch, key))
-    if os.path.exists(out):
-        return out, key
     os.makedirs(os.path.dirname(out), exist_ok=True)
+    with open(out + ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one build per root filesystem, whoever asks
+        if not os.path.exists(out):
+            _mmdebstrap(debian_arch, out)
+    return out, key
+
+
+def _mmdebstrap(debian_arch, out):
     tmp = out[:-len(".tar")] + ".part.tar"
     cmd = ["mmdebstrap", "--quiet", "--format=tar", "--arch=" + debian_arch, "--variant=apt",
            "--include=" + ",".join(PACKAGES), "--skip=output/dev"]
@@ -126,7 +132,6 @@ def build_rootfs(debian_arch):
     subprocess.run(cmd, check=True, stdin=subprocess.DEVNULL)
     os.replace(tmp, out)
     log("%s root filesystem built in %.0fs" % (debian_arch, time.monotonic() - start))
-    return out, key
 
 
 def _add_bytes(tar, name, data):

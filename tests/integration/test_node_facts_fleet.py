@@ -129,17 +129,17 @@ def test_armel_node_cpu_refuses_armv7_code():
     with tempfile.TemporaryDirectory() as tmp:
         local = os.path.join(tmp, "ldconfig-armhf")
         _docker("cp", "mk8s-armhf:/sbin/ldconfig", local)
-        _docker("cp", local, "mk8s-armel:/tmp/ldconfig-armhf")
+        _docker("cp", local, "mk8s-armel:/var/tmp/ldconfig-armhf")
     try:
         on_armhf = _docker("exec", "mk8s-armhf", "/sbin/ldconfig", "--version", check=False)
         assert on_armhf.returncode == 0 and "ldconfig" in on_armhf.stdout
-        on_armel = _docker("exec", "mk8s-armel", "sh", "-c", "/tmp/ldconfig-armhf --version; echo rc=$?",
+        on_armel = _docker("exec", "mk8s-armel", "sh", "-c", "/var/tmp/ldconfig-armhf --version; echo rc=$?",
                            check=False)
         assert "rc=132" in on_armel.stdout, on_armel.stdout + on_armel.stderr  # 128 + SIGILL
         own = _docker("exec", "mk8s-armel", "/sbin/ldconfig", "--version", check=False)
         assert own.returncode == 0
     finally:
-        _docker("exec", "mk8s-armel", "rm", "-f", "/tmp/ldconfig-armhf", check=False)
+        _docker("exec", "mk8s-armel", "rm", "-f", "/var/tmp/ldconfig-armhf", check=False)
 
 
 def test_services_on_the_armel_node_see_the_arm1176_model():

@@ -105,7 +105,7 @@ HOSTS = {
                              "linux/arm/v7", "armhf", "high", []),
     "emulated-armv6-on-x86": (dict(userland="armel", cpuinfo="x86_64-intel", kernel_arch="armv6l"),
                               "linux/arm/v6", "armel", "medium",
-                              ["kernel machine armv6l", "cpuinfo describes a x86 CPU"]),
+                              ["kernel machine armv6l", "cpuinfo describes a CPU of another kind (x86)"]),
     "pi-zero-cpuinfo-unreadable": (dict(userland="armel", kernel_arch="armv6l"),
                                    "linux/arm/v6", "armel", "medium", ["kernel machine armv6l",
                                                                        "unreadable"]),
