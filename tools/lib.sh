@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2034  # the variables here are used by the scripts that source this file
 # Common settings of the project's scripts (sourced, not run). Nothing here changes the machine.
 # Caches live outside the checkout so that a fresh clone reuses them.
 set -euo pipefail

@@ -38,7 +38,7 @@ sanity() {
   (cd "$SANITY_TREE" && "$SANITY_VENV/bin/ansible-test" sanity --color no --requirements --python "$PYVER")
 }
 lint() {
-  (cd "$REPO" && yamllint -s . && ansible-lint --profile production --strict -q && antsibull-changelog lint)
+  (cd "$REPO" && yamllint -s . && PYTHONWARNINGS=ignore::DeprecationWarning ansible-lint --profile production --strict -q && antsibull-changelog lint)
 }
 fleet_up() { fleet_started=1; python "$REPO/tests/fleet/fleet.py" up; }
 integration() { (cd "$REPO" && python -m pytest -p no:cacheprovider -q tests/integration); }
