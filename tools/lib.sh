@@ -22,6 +22,9 @@ COLLECTIONS="$OUT/collections"
 SANITY_ROOT="$CACHE/src/$(printf '%s' "$REPO" | sha256sum | cut -c1-12)"
 SANITY_TREE="$SANITY_ROOT/ansible_collections/multiarch/k8s"
 RUN_DIR="$CACHE/run"
+# the test registry (Debian's docker-registry), loopback only
+REGISTRY=${MULTIARCH_REGISTRY:-127.0.0.1:5000}
+export MULTIARCH_REGISTRY="$REGISTRY"
 PYVER=$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 export MULTIARCH_CACHE="$CACHE"
 export PATH="$VENV/bin:$PATH"

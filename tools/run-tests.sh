@@ -41,7 +41,7 @@ lint() {
   (cd "$REPO" && yamllint -s . && PYTHONWARNINGS=ignore::DeprecationWarning ansible-lint --profile production --strict -q && antsibull-changelog lint)
 }
 fleet_up() { fleet_started=1; python "$REPO/tests/fleet/fleet.py" up; }
-integration() { (cd "$REPO" && python -m pytest -p no:cacheprovider -q tests/integration); }
+integration() { (cd "$REPO" && PYTHONPATH="$COLLECTIONS" python -m pytest -p no:cacheprovider -q tests/integration); }
 
 run_stage "unit tests" unit
 run_stage "ansible-test sanity" sanity

@@ -5,7 +5,8 @@
 source "$(dirname "$0")/lib.sh"
 
 PACKAGES=(docker.io qemu-user-static binfmt-support mmdebstrap arch-test python3-venv
-          python3-dev git curl ca-certificates iptables shellcheck)
+          python3-dev git curl ca-certificates iptables shellcheck
+          docker-registry skopeo)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -37,4 +38,26 @@ if ! docker info >/dev/null 2>&1; then
   echo $! >"$RUN_DIR/dockerd.started-by-us"
   for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
   docker info >/dev/null 2>&1 || { tail -20 "$RUN_DIR/dockerd.log" >&2; echo "dockerd did not start" >&2; exit 1; }
+fi
+
+# a real OCI registry on 127.0.0.1 (Debian's docker-registry): reuse one that answers there
+if ! curl -fsS -m 5 "http://$REGISTRY/v2/" >/dev/null 2>&1; then
+  stage "starting docker-registry on $REGISTRY"
+  mkdir -p "$CACHE/registry/data"
+  cat >"$CACHE/registry/config.yml" <<YAML
+version: 0.1
+log:
+  level: warn
+storage:
+  filesystem:
+    rootdirectory: $CACHE/registry/data
+  delete:
+    enabled: true
+http:
+  addr: $REGISTRY
+YAML
+  nohup docker-registry serve "$CACHE/registry/config.yml" >"$RUN_DIR/registry.log" 2>&1 &
+  echo $! >"$RUN_DIR/registry.started-by-us"
+  for _ in $(seq 1 30); do curl -fsS -m 2 "http://$REGISTRY/v2/" >/dev/null 2>&1 && break; sleep 1; done
+  curl -fsS -m 2 "http://$REGISTRY/v2/" >/dev/null || { tail -20 "$RUN_DIR/registry.log" >&2; echo "docker-registry did not start" >&2; exit 1; }
 fi

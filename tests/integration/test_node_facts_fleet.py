@@ -12,12 +12,12 @@ tests show that and the SIGILL the ARM1176 model gives ARMv7 code.
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
 import tempfile
 
 import pytest
+
+from runner import ansible_module, docker
 
 EXPECTED = {
     "mk8s-amd64": ("linux/amd64", "amd64", "x86_64"),
@@ -27,20 +27,10 @@ EXPECTED = {
 }
 
 
-def adhoc(pattern, module_args="", check=False, timeout=600):
+def adhoc(pattern, module_args="", check=False):
     """Run ``ansible PATTERN -m multiarch.k8s.node_facts`` and return the per-host results."""
-    env = dict(os.environ, ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="json")
-    cmd = ["ansible", pattern, "-m", "multiarch.k8s.node_facts"]
-    if module_args:
-        cmd += ["-a", module_args]
-    if check:
-        cmd.append("--check")
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout, check=False)
-    try:
-        doc = json.loads(proc.stdout)
-    except ValueError:
-        pytest.fail("ansible printed no JSON (rc %d):\n%s\n%s" % (proc.returncode, proc.stdout, proc.stderr))
-    return doc["plays"][0]["tasks"][0]["hosts"], proc.returncode
+    args = dict(a.split("=", 1) for a in module_args.split()) if module_args else {}
+    return ansible_module("multiarch.k8s.node_facts", args, check=check, pattern=pattern)
 
 
 @pytest.fixture(scope="module")
@@ -116,10 +106,6 @@ def test_forced_pin_is_recorded():
     assert [f["severity"] for f in facts["preflight"] if f["id"] == "platform_pin_forced"] == ["warning"]
 
 
-def _docker(*args, check=True):
-    return subprocess.run(["docker"] + list(args), capture_output=True, text=True, timeout=120, check=check)
-
-
 def test_armel_node_cpu_refuses_armv7_code():
     """The fleet's Pi Zero stand-in is honest: ARMv7 code dies there with SIGILL, v5 code runs.
 
@@ -128,21 +114,21 @@ def test_armel_node_cpu_refuses_armv7_code():
     """
     with tempfile.TemporaryDirectory() as tmp:
         local = os.path.join(tmp, "ldconfig-armhf")
-        _docker("cp", "mk8s-armhf:/sbin/ldconfig", local)
-        _docker("cp", local, "mk8s-armel:/var/tmp/ldconfig-armhf")
+        docker("cp", "mk8s-armhf:/sbin/ldconfig", local)
+        docker("cp", local, "mk8s-armel:/var/tmp/ldconfig-armhf")
     try:
-        on_armhf = _docker("exec", "mk8s-armhf", "/sbin/ldconfig", "--version", check=False)
+        on_armhf = docker("exec", "mk8s-armhf", "/sbin/ldconfig", "--version", check=False)
         assert on_armhf.returncode == 0 and "ldconfig" in on_armhf.stdout
-        on_armel = _docker("exec", "mk8s-armel", "sh", "-c", "/var/tmp/ldconfig-armhf --version; echo rc=$?",
-                           check=False)
+        on_armel = docker("exec", "mk8s-armel", "sh", "-c", "/var/tmp/ldconfig-armhf --version; echo rc=$?",
+                          check=False)
         assert "rc=132" in on_armel.stdout, on_armel.stdout + on_armel.stderr  # 128 + SIGILL
-        own = _docker("exec", "mk8s-armel", "/sbin/ldconfig", "--version", check=False)
+        own = docker("exec", "mk8s-armel", "/sbin/ldconfig", "--version", check=False)
         assert own.returncode == 0
     finally:
-        _docker("exec", "mk8s-armel", "rm", "-f", "/var/tmp/ldconfig-armhf", check=False)
+        docker("exec", "mk8s-armel", "rm", "-f", "/var/tmp/ldconfig-armhf", check=False)
 
 
 def test_services_on_the_armel_node_see_the_arm1176_model():
     """systemd starts services with the node's CPU model too (DefaultEnvironment), not QEMU's default."""
-    out = _docker("exec", "mk8s-armel", "systemd-run", "--wait", "--pipe", "--quiet", "uname", "-m").stdout
+    out = docker("exec", "mk8s-armel", "systemd-run", "--wait", "--pipe", "--quiet", "uname", "-m").stdout
     assert out.strip() == "armv6l"

@@ -1,0 +1,26 @@
+# -*- coding: utf-8 -*-
+# Copyright: multiarch.k8s contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Argument specs shared by action plugins and their documentation modules. Private to the collection.
+
+Standard library only: module files import it for ansible-test's validate-modules.
+"""
+
+from __future__ import annotations
+
+HOLDER_PULL_SPEC = dict(
+    src=dict(type="str", required=True),
+    platforms=dict(type="list", elements="str", required=True),
+    dest=dict(type="path", default="~/.cache/multiarch-k8s/binaries"),
+    files=dict(type="list", elements="str"),
+    lock_file=dict(type="path"),
+    update_lock=dict(type="bool", default=False),
+    version=dict(type="str"),
+    insecure=dict(type="bool", default=False),
+    registry_username=dict(type="str"),
+    registry_password=dict(type="str", no_log=True),
+    timeout=dict(type="float", default=30.0),
+    retries=dict(type="int", default=3),
+    max_layer_mb=dict(type="int", default=2048),
+    require_static=dict(type="str", default="auto", choices=["auto", "true", "false"]),
+)
