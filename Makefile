@@ -2,13 +2,14 @@
 # Everything they need is installed and started by the scripts in tools/ (as root on Debian 12).
 SHELL := /bin/bash
 
-.PHONY: help demo demo-down test fleet fleet-down setup unit sanity lint
+.PHONY: help demo demo-down test fleet fleet-down setup bench-pull
 
 help:
 	@echo "make demo       bring up the emulated fleet and classify every node (fleet report)"
 	@echo "make demo-down  remove what the demo made"
 	@echo "make test       set up everything and run unit, sanity, lint and fleet integration tests"
 	@echo "make fleet      bring up the emulated fleet only; make fleet-down removes it"
+	@echo "make bench-pull holder_pull vs the seed recipe's docker pull+cp vs skopeo (medians, ratios)"
 
 demo:
 	@bash tools/demo.sh up
@@ -27,3 +28,6 @@ fleet-down:
 
 setup:
 	@bash tools/setup-host.sh && bash tools/setup-python.sh
+
+bench-pull:
+	@bash tools/bench.sh pull --runs 5

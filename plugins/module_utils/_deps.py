@@ -33,6 +33,18 @@ def require_elftools():
     return types.SimpleNamespace(ELFFile=ELFFile, ELFError=ELFError)
 
 
+def gzip_reader():
+    """Fastest gzip reader available and the exceptions it raises on bad data: ISA-L's (``isal``)
+    when installed, else the standard library's."""
+    import zlib  # pylint: disable=import-outside-toplevel
+    try:
+        from isal import igzip, isal_zlib  # pylint: disable=import-outside-toplevel
+        return igzip.IGzipFile, (isal_zlib.error, zlib.error)
+    except ImportError:
+        import gzip  # pylint: disable=import-outside-toplevel
+        return gzip.GzipFile, (zlib.error,)
+
+
 def require_docker():
     try:
         import docker  # pylint: disable=import-outside-toplevel

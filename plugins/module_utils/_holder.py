@@ -16,7 +16,6 @@ setuid/setgid, a layer that decompresses past a limit) stops the pull with a sen
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import io
 import json
@@ -24,7 +23,8 @@ import os
 import stat
 import tarfile
 import tempfile
-import zlib
+
+from ansible_collections.multiarch.k8s.plugins.module_utils._deps import gzip_reader
 
 FOLDERS = ("k8s-bins", "cni-plugin-bins")
 METADATA = "multiarch-k8s/holder.json"
@@ -99,58 +99,62 @@ class Extraction(object):
         for path in [p for p in self.files if p == prefix or p.startswith(prefix + "/")]:
             os.unlink(self.files.pop(path)["tmp"])
 
-    def apply_layer(self, blob_path, compression, what, max_bytes, wanted=None):
-        """Apply one layer (a verified blob on disk) over what earlier layers gave."""
-        with open(blob_path, "rb") as raw:
-            if compression == "gz":
-                stream = gzip.GzipFile(fileobj=raw, mode="rb")
-            elif compression is None:
-                stream = raw
-            else:
-                raise HolderError("%s is compressed with %s, which this collection does not read; "
-                                  "use gzip or uncompressed layers" % (what, compression))
-            limited = io.BufferedReader(_Limited(stream, max_bytes, what), buffer_size=_CHUNK)
-            try:
-                tar = tarfile.open(fileobj=limited, mode="r|")
-            except (tarfile.TarError, OSError, EOFError) as e:
-                raise HolderError("%s is not a tar archive: %s" % (what, e))
-            whiteouts = []
-            layer_files = {}
-            try:
-                for member in tar:
-                    path = _normalize(member.name, what)
-                    if member.islnk():
-                        _normalize(member.linkname, what)
-                    base = os.path.basename(path)
-                    if base.startswith(".wh."):
-                        whiteouts.append(path)
-                        continue
-                    if not _taken(path):
-                        continue
-                    entry = "/" + path
-                    folder, _sep, rest = path.partition("/")
-                    if member.isdir():
-                        continue
-                    if not member.isreg():
-                        raise HolderError("%s: %s is %s; only regular files are taken from %s/"
-                                          % (what, entry, _kind(member), folder))
-                    if path != METADATA and "/" in rest:
-                        raise HolderError("%s: %s is in a subfolder; binaries must sit directly in /%s/"
-                                          % (what, entry, folder))
-                    if member.mode & (stat.S_ISUID | stat.S_ISGID):
-                        raise HolderError("%s: %s has the setuid or setgid bit; refused"
-                                          % (what, entry))
-                    if wanted is not None and path != METADATA and rest not in wanted and path not in wanted:
-                        continue
-                    layer_files[path] = self._copy_out(tar.extractfile(member), member.size, entry, what)
-            except (tarfile.TarError, EOFError, zlib.error, OSError) as e:
-                for rec in layer_files.values():
-                    os.unlink(rec["tmp"])
-                raise HolderError("%s is damaged: %s" % (what, e))
-            except HolderError:
-                for rec in layer_files.values():
-                    os.unlink(rec["tmp"])
-                raise
+    def apply_layer(self, raw, compression, what, max_bytes, wanted=None):
+        """Apply one layer, read from the binary stream ``raw``, over what earlier layers gave.
+
+        The stream may still be downloading: the caller checks the blob's digest when it ends and
+        discards the extraction if it does not match; nothing leaves the temp directory before.
+        """
+        reader, bad_data = gzip_reader()
+        if compression == "gz":
+            stream = reader(fileobj=raw, mode="rb")
+        elif compression is None:
+            stream = raw
+        else:
+            raise HolderError("%s is compressed with %s, which this collection does not read; "
+                              "use gzip or uncompressed layers" % (what, compression))
+        limited = io.BufferedReader(_Limited(stream, max_bytes, what), buffer_size=_CHUNK)
+        try:
+            tar = tarfile.open(fileobj=limited, mode="r|")
+        except (tarfile.TarError, OSError, EOFError) + bad_data as e:
+            raise HolderError("%s is not a tar archive: %s" % (what, e))
+        whiteouts = []
+        layer_files = {}
+        try:
+            for member in tar:
+                path = _normalize(member.name, what)
+                if member.islnk():
+                    _normalize(member.linkname, what)
+                base = os.path.basename(path)
+                if base.startswith(".wh."):
+                    whiteouts.append(path)
+                    continue
+                if not _taken(path):
+                    continue
+                entry = "/" + path
+                folder, _sep, rest = path.partition("/")
+                if member.isdir():
+                    continue
+                if not member.isreg():
+                    raise HolderError("%s: %s is %s; only regular files are taken from %s/"
+                                      % (what, entry, _kind(member), folder))
+                if path != METADATA and "/" in rest:
+                    raise HolderError("%s: %s is in a subfolder; binaries must sit directly in /%s/"
+                                      % (what, entry, folder))
+                if member.mode & (stat.S_ISUID | stat.S_ISGID):
+                    raise HolderError("%s: %s has the setuid or setgid bit; refused"
+                                      % (what, entry))
+                if wanted is not None and path != METADATA and rest not in wanted and path not in wanted:
+                    continue
+                layer_files[path] = self._copy_out(tar.extractfile(member), member.size, entry, what)
+        except (tarfile.TarError, EOFError, OSError) + bad_data as e:
+            for rec in layer_files.values():
+                os.unlink(rec["tmp"])
+            raise HolderError("%s is damaged: %s" % (what, e))
+        except HolderError:
+            for rec in layer_files.values():
+                os.unlink(rec["tmp"])
+            raise
         for path in whiteouts:
             parent, base = os.path.split(path)
             if base == ".wh..wh..opq":

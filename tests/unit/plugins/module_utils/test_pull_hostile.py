@@ -305,3 +305,16 @@ def test_bearer_token_flow(tmp_path, served):
         res = Puller("docker://%s/k8s-bins:v2" % reg.host, ["linux/arm/v7"], str(tmp_path / "c")).run()
     assert res["bundles"]["linux/arm/v7"]["files"][0]["name"] == "dash"
     assert any(r.startswith("/token") for r in reg.requests)
+
+
+@pytest.mark.parametrize("payload, message", [
+    (b"\x1f\x8b\x08\x00" + b"\x00" * 6 + b"garbage that is not deflate data" * 50, "is damaged|is not a tar archive"),
+    (b"plain bytes, not gzip at all" * 40, "is damaged|is not a tar archive"),
+], ids=["bad-deflate", "not-gzip"])
+def test_layer_that_is_not_a_gzip_tar(tmp_path, cache, payload, message):
+    """The digest matches (the blob is what the manifest names) but the content is junk."""
+    root = str(tmp_path / "junk")
+    w = LayoutWriter(root)
+    desc = w.add_bytes(payload, "application/vnd.oci.image.layer.v1.tar+gzip")
+    w.add_index([w.add_image("linux/arm/v7", [(desc, "sha256:" + "0" * 64)])], "v1")
+    expect_refused(tmp_path, cache, "oci:%s:v1" % root, message, platforms=V7)

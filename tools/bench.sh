@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# `make bench-pull` (and later benches): set up, run a benchmark script from bench/, stop what was started.
+source "$(dirname "$0")/lib.sh"
+trap '"$REPO/tools/stop-services.sh"' EXIT
+"$REPO/tools/setup-host.sh"
+"$REPO/tools/setup-python.sh" >/dev/null
+PYTHONPATH="$COLLECTIONS" python "$REPO/bench/$1.py" "${@:2}"
