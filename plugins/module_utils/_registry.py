@@ -112,17 +112,25 @@ class Registry(object):
             raise RegistryError("registry %s: the token service %s returned no token" % (self.host, realm))
         self._token = token
 
-    def _open(self, method, path, accept=None):
-        """Open ``path`` with bounded tries; return the response (caller closes it)."""
-        url = self.base + path
+    def _open(self, method, path, accept=None, data=None, headers=None):
+        """Open ``path`` (or an absolute URL) with bounded tries; return the response (caller closes it).
+
+        ``data`` is bytes, or the path of a file that is opened anew for every try.
+        """
+        url = path if path.startswith(("http://", "https://")) else self.base + path
         last = None
         auth_tried = False
         attempt = 0
         while attempt < self.retries:
             attempt += 1
-            req = urllib.request.Request(url, method=method)
+            body = data
+            if isinstance(data, str):
+                body = open(data, "rb")  # pylint: disable=consider-using-with
+            req = urllib.request.Request(url, data=body, method=method)
             if accept:
                 req.add_header("Accept", accept)
+            for k, v in (headers or {}).items():
+                req.add_header(k, v)
             header = self._auth_header()
             if header:
                 req.add_header("Authorization", header)
@@ -159,6 +167,9 @@ class Registry(object):
                 reason = getattr(e, "reason", e)
                 last = "no answer within %ss" % self.timeout if isinstance(reason, socket.timeout) \
                     or "timed out" in str(reason) else str(reason)
+            finally:
+                if isinstance(data, str):
+                    body.close()
             if attempt < self.retries:
                 time.sleep(self.backoff * attempt)
         raise RegistryError("registry %s: %s %s failed after %d tries: %s"
@@ -225,3 +236,35 @@ class Registry(object):
             raise RegistryError("registry %s: blob %s has digest %s: it was altered or corrupted"
                                 % (self.host, digest, actual))
         return got
+
+    # --- push -----------------------------------------------------------------------------
+    def blob_exists(self, digest):
+        try:
+            with self._open("HEAD", "/v2/%s/blobs/%s" % (self.repository, digest)):
+                return True
+        except RegistryError as e:
+            if "404" in str(e):
+                return False
+            raise
+
+    def push_blob(self, digest, path, size):
+        """Upload the file ``path`` as blob ``digest`` (monolithic upload); False if it was there."""
+        if self.blob_exists(digest):
+            return False
+        with self._open("POST", "/v2/%s/blobs/uploads/" % self.repository, data=b"",
+                        headers={"Content-Length": "0"}) as resp:
+            location = resp.headers.get("Location")
+        if not location:
+            raise RegistryError("registry %s gave no upload location for %s" % (self.host, digest))
+        if not location.startswith(("http://", "https://")):
+            location = self.base + location
+        url = location + ("&" if "?" in location else "?") + urllib.parse.urlencode({"digest": digest})
+        headers = {"Content-Type": "application/octet-stream", "Content-Length": str(size)}
+        with self._open("PUT", url, data=path, headers=headers):
+            pass
+        return True
+
+    def push_manifest(self, reference, body, media_type):
+        with self._open("PUT", "/v2/%s/manifests/%s" % (self.repository, reference), data=body,
+                        headers={"Content-Type": media_type, "Content-Length": str(len(body))}) as resp:
+            return resp.headers.get("Docker-Content-Digest")

@@ -24,3 +24,21 @@ HOLDER_PULL_SPEC = dict(
     max_layer_mb=dict(type="int", default=2048),
     require_static=dict(type="str", default="auto", choices=["auto", "true", "false"]),
 )
+
+HOLDER_BUILD_SPEC = dict(
+    source=dict(type="str", required=True),
+    platforms=dict(type="list", elements="str", required=True),
+    dest=dict(type="str", required=True),
+    components=dict(type="list", elements="str", choices=["kubelet", "kube-proxy", "kubeadm", "kubectl",
+                                                          "kube-apiserver", "kube-controller-manager",
+                                                          "kube-scheduler"]),
+    version=dict(type="str"),
+    debian_patches=dict(type="bool", default=False),
+    debian_mirror=dict(type="str", default="http://deb.debian.org/debian"),
+    build_dir=dict(type="path", default="~/.cache/multiarch-k8s/build"),
+    lock_file=dict(type="path"),
+    insecure=dict(type="bool", default=False),
+    registry_username=dict(type="str"),
+    registry_password=dict(type="str", no_log=True),
+    timeout=dict(type="int", default=3600),
+)

@@ -1,0 +1,369 @@
+# -*- coding: utf-8 -*-
+# Copyright: multiarch.k8s contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Cross-compiling Kubernetes components into static binaries. Private to the collection.
+
+Controller-side. The source is a Debian source package (``debian:kubernetes``, fetched with
+``apt-get source`` through a private apt configuration), an upstream tarball or a directory.
+It is built in GOPATH mode (``GO111MODULE=off``, the tree linked at
+``$GOPATH/src/k8s.io/kubernetes``, as Debian's own ``debian/rules`` does) with
+``CGO_ENABLED=0 GOOS=linux GOARCH=... GOARM=...`` from the platform table, ``-trimpath`` and a
+fixed build id and date, so the same inputs give the same sha256. Every output is cached under
+a key of all its inputs and verified (static, stripped, ELF identity, GOARM) before use.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import tarfile
+import tempfile
+import time
+
+from ansible_collections.multiarch.k8s.plugins.module_utils import _platforms as P
+from ansible_collections.multiarch.k8s.plugins.module_utils._elf import NotElf, describe, inspect, problems
+
+BUILD_SCHEMA = 1
+COMPONENTS = {
+    "kubelet": "cmd/kubelet",
+    "kube-proxy": "cmd/kube-proxy",
+    "kubeadm": "cmd/kubeadm",
+    "kubectl": "cmd/kubectl",
+    "kube-apiserver": "cmd/kube-apiserver",
+    "kube-controller-manager": "cmd/kube-controller-manager",
+    "kube-scheduler": "cmd/kube-scheduler",
+}
+# packages that import k8s.io/kubernetes/pkg/generated/openapi, which the release tarball lacks
+NEEDS_OPENAPI = ("kube-apiserver", "kube-controller-manager")
+OPENAPI_PKG = "k8s.io/kubernetes/pkg/generated/openapi"
+# a fixed build date keeps builds reproducible (SOURCE_DATE_EPOCH when the source gives one)
+DEFAULT_BUILD_DATE = "1970-01-01T00:00:00Z"
+_CHUNK = 1 << 20
+
+
+class BuildError(Exception):
+    """A build that cannot go on; the message names the source, component and platform."""
+
+
+def sha256_file(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(_CHUNK), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _run(cmd, what, env=None, cwd=None, timeout=3600):
+    try:
+        proc = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False)
+    except FileNotFoundError:
+        raise BuildError("%s needs %s, which is not installed on the controller" % (what, cmd[0]))
+    except subprocess.TimeoutExpired:
+        raise BuildError("%s did not finish within %d s" % (what, timeout))
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stderr or proc.stdout or "").strip().splitlines()[-15:])
+        raise BuildError("%s failed (exit %d):\n%s" % (what, proc.returncode, tail))
+    return proc.stdout
+
+
+class Source(object):
+    """A prepared Kubernetes source tree."""
+
+    def __init__(self, spec, key, tree, version, description, build_date):
+        self.spec = spec
+        self.key = key
+        self.tree = tree
+        self.version = version
+        self.description = description
+        self.build_date = build_date
+
+
+def _tree_version(tree):
+    """``v1.20.2`` from the tree (the release tarball's CHANGELOG names it; the directory too)."""
+    base = os.path.basename(tree.rstrip("/"))
+    if base.startswith("kubernetes-"):
+        return "v" + base[len("kubernetes-"):]
+    return None
+
+
+class SourceCache(object):
+    def __init__(self, root, mirror="http://deb.debian.org/debian", suite="bookworm", log=None):
+        self.root = os.path.join(root, "src")
+        self.mirror = mirror
+        self.suite = suite
+        self.log = log or (lambda msg: None)
+
+    def prepare(self, spec, debian_patches=False, version=None):
+        """Return a Source for ``spec``: ``debian:PACKAGE[=VERSION]``, a tarball or a directory."""
+        if not isinstance(spec, str) or not spec:
+            raise BuildError("source is empty; give debian:kubernetes, a tarball or a directory")
+        if spec.startswith("debian:"):
+            return self._debian(spec[len("debian:"):], debian_patches, version)
+        if os.path.isdir(spec):
+            if not os.path.isdir(os.path.join(spec, "cmd")) or not os.path.isdir(os.path.join(spec, "vendor")):
+                raise BuildError("source %s is not a Kubernetes tree with vendor/ (no cmd/ or vendor/ in it)" % spec)
+            key = hashlib.sha256(("dir:" + os.path.abspath(spec)).encode()).hexdigest()
+            ver = version or _tree_version(spec)
+            if not ver:
+                raise BuildError("source %s does not say its version; give version (e.g. v1.20.2)" % spec)
+            return Source(spec, key, os.path.abspath(spec), ver, "directory %s" % spec, DEFAULT_BUILD_DATE)
+        if os.path.isfile(spec):
+            return self._tarball(spec, version)
+        raise BuildError("source %s does not exist (expected debian:PACKAGE, a .tar.gz or a directory)" % spec)
+
+    def _extract(self, tarball, dest):
+        tmp = dest + ".part"
+        shutil.rmtree(tmp, ignore_errors=True)
+        os.makedirs(tmp)
+        try:
+            with tarfile.open(tarball) as tar:
+                for m in tar:
+                    if m.name.startswith("/") or ".." in m.name.split("/") or not (m.isreg() or m.isdir() or m.issym()):
+                        continue
+                    tar.extract(m, tmp, set_attrs=False)
+        except (tarfile.TarError, OSError, EOFError) as e:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise BuildError("source tarball %s cannot be unpacked: %s" % (tarball, e))
+        os.replace(tmp, dest)
+
+    def _tarball(self, path, version):
+        key = sha256_file(path)
+        dest = os.path.join(self.root, "tar-" + key[:16])
+        if not os.path.isdir(dest):
+            self.log("unpacking %s" % path)
+            self._extract(path, dest)
+        tops = [d for d in glob.glob(os.path.join(dest, "*")) if os.path.isdir(d)]
+        if len(tops) != 1:
+            raise BuildError("source tarball %s should hold one top directory, it holds %d" % (path, len(tops)))
+        ver = version or _tree_version(tops[0])
+        if not ver:
+            raise BuildError("source tarball %s does not say its version; give version (e.g. v1.20.2)" % path)
+        return Source(path, key, tops[0], ver, "tarball %s (sha256 %s)" % (os.path.basename(path), key),
+                      DEFAULT_BUILD_DATE)
+
+    def _apt(self):
+        root = os.path.join(self.root, "apt")
+        for d in ("lists/partial", "archives/partial", "download"):
+            os.makedirs(os.path.join(root, d), exist_ok=True)
+        with open(os.path.join(root, "sources.list"), "w") as f:
+            f.write("deb-src %s %s main\n" % (self.mirror, self.suite))
+        with open(os.path.join(root, "apt.conf"), "w") as f:
+            f.write('Dir::State::Lists "%s/lists";\nDir::Cache "%s";\nDir::State::Status "/dev/null";\n'
+                    'Dir::Etc::SourceList "%s/sources.list";\nDir::Etc::SourceParts "/nonexistent";\n'
+                    'APT::Sandbox::User "root";\n' % (root, root, root))
+        return root, dict(os.environ, APT_CONFIG=os.path.join(root, "apt.conf"))
+
+    def _debian(self, package, debian_patches, version):
+        name, _sep, pkg_version = package.partition("=")
+        if not name:
+            raise BuildError("source debian: names no package; use debian:kubernetes")
+        root, env = self._apt()
+        download = os.path.join(root, "download")
+        dscs = sorted(glob.glob(os.path.join(download, "%s_%s.dsc" % (name, pkg_version or "*"))))
+        if not dscs:
+            self.log("fetching the Debian source package %s (%s %s)" % (package, self.mirror, self.suite))
+            _run(["apt-get", "-q", "update"], "apt-get update for deb-src %s" % self.suite, env=env, timeout=600)
+            _run(["apt-get", "-q", "source", "--download-only", name + ("=" + pkg_version if pkg_version else "")],
+                 "apt-get source %s" % package, env=env, cwd=download, timeout=1800)
+            dscs = sorted(glob.glob(os.path.join(download, "%s_%s.dsc" % (name, pkg_version or "*"))))
+        if not dscs:
+            raise BuildError("apt-get source %s gave no .dsc file" % package)
+        dsc = dscs[-1]
+        with open(dsc, "rb") as f:
+            dsc_text = f.read()
+        debian_version = os.path.basename(dsc)[len(name) + 1:-len(".dsc")]
+        key = hashlib.sha256(dsc_text + (b"+patches" if debian_patches else b"")).hexdigest()
+        dest = os.path.join(self.root, "deb-%s-%s" % (key[:16], "patched" if debian_patches else "orig"))
+        if not os.path.isdir(dest):
+            if debian_patches:
+                self.log("unpacking %s with Debian's patches (dpkg-source -x)" % os.path.basename(dsc))
+                tmp = dest + ".part"
+                shutil.rmtree(tmp, ignore_errors=True)
+                _run(["dpkg-source", "--no-check", "-x", dsc, tmp], "dpkg-source -x %s" % dsc, timeout=1800)
+                os.makedirs(dest)
+                os.replace(tmp, os.path.join(dest, "kubernetes-" + debian_version.split("really")[-1].split("-")[0]))
+            else:
+                origs = glob.glob(os.path.join(download, "%s_*.orig.tar.*" % name))
+                if not origs:
+                    raise BuildError("the Debian source package %s has no orig tarball" % package)
+                self.log("unpacking %s (upstream, without Debian's patches)" % os.path.basename(origs[0]))
+                self._extract(origs[0], dest)
+        tops = [d for d in glob.glob(os.path.join(dest, "*")) if os.path.isdir(d)]
+        if len(tops) != 1:
+            raise BuildError("the unpacked source %s should hold one top directory, it holds %d" % (dest, len(tops)))
+        tree = tops[0]
+        ver = version or _tree_version(tree)
+        what = "Debian source package %s %s%s" % (name, debian_version,
+                                                  " with Debian's patches" if debian_patches else " (upstream orig tarball)")
+        return Source("debian:" + package, key, tree, ver, what, DEFAULT_BUILD_DATE)
+
+
+class Builder(object):
+    """Builds components of one source for platforms; caches outputs by all their inputs."""
+
+    def __init__(self, root, source, go="go", log=None, timeout=3600):
+        self.root = root
+        self.source = source
+        self.go = go
+        self.log = log or (lambda msg: None)
+        self.timeout = timeout
+        self.gocache = os.path.join(root, "gocache")
+        self.gopath = os.path.join(root, "gopath", source.key[:16])
+        self._go_version = None
+
+    def go_version(self):
+        if self._go_version is None:
+            self._go_version = _run([self.go, "env", "GOVERSION"], "go env GOVERSION").strip()
+        return self._go_version
+
+    def _env(self, platform=None):
+        # PWD: go resolves the working directory through $PWD, which must be the GOPATH path of
+        # the tree (a symlink), or vendor/ is not used
+        env = dict(os.environ, GOPATH=self.gopath, GO111MODULE="off", CGO_ENABLED="0", GOFLAGS="",
+                   GOCACHE=self.gocache, GOOS="linux",
+                   PWD=os.path.join(self.gopath, "src", "k8s.io", "kubernetes"))
+        env.pop("GOARM", None)
+        env.pop("GOARCH", None)
+        if platform is not None:
+            env["GOARCH"] = platform.goarch
+            if platform.goarm:
+                env["GOARM"] = platform.goarm
+        return env
+
+    def _workdir(self):
+        link = os.path.join(self.gopath, "src", "k8s.io", "kubernetes")
+        if os.path.realpath(link) != os.path.realpath(self.source.tree):
+            os.makedirs(os.path.dirname(link), exist_ok=True)
+            if os.path.islink(link):
+                os.unlink(link)
+            os.symlink(self.source.tree, link)
+        return link
+
+    def ldflags(self):
+        v = self.source.version
+        major, minor = v.lstrip("v").split(".")[:2]
+        flags = ["-s", "-w", "-buildid="]
+        for pkg in ("k8s.io/kubernetes/vendor/k8s.io/component-base/version",
+                    "k8s.io/kubernetes/vendor/k8s.io/client-go/pkg/version"):
+            for name, value in (("gitVersion", v), ("gitMajor", major), ("gitMinor", minor),
+                                ("gitTreeState", "archive"), ("buildDate", self.source.build_date)):
+                flags.append("-X '%s.%s=%s'" % (pkg, name, value))
+        return " ".join(flags)
+
+    def _openapi(self, workdir):
+        """Generate pkg/generated/openapi (absent from release tarballs) once per source tree."""
+        target = os.path.join(self.source.tree, "pkg", "generated", "openapi", "zz_generated.openapi.go")
+        if os.path.exists(target):
+            return
+        self.log("generating %s with openapi-gen (once per source)" % OPENAPI_PKG)
+        tool = os.path.join(self.root, "tools", self.source.key[:16], "openapi-gen")
+        env = self._env()
+        env.pop("GOOS")
+        _run([self.go, "build", "-o", tool, "./vendor/k8s.io/kube-openapi/cmd/openapi-gen"],
+             "building openapi-gen", env=env, cwd=workdir, timeout=self.timeout)
+        packages = set()
+        for base in ("pkg", "staging/src/k8s.io", "vendor/k8s.io"):
+            for d, _dirs, files in os.walk(os.path.join(workdir, base)):
+                if "doc.go" in files:
+                    with open(os.path.join(d, "doc.go"), errors="replace") as f:
+                        if "+k8s:openapi-gen=" in f.read():
+                            rel = os.path.relpath(d, workdir)
+                            if rel.startswith("staging/src/"):
+                                continue  # reached through vendor/
+                            packages.add("k8s.io/kubernetes/" + rel)
+        header = os.path.join(workdir, "hack", "boilerplate", "boilerplate.generatego.txt")
+        _run([tool, "--input-dirs", ",".join(sorted(packages)), "--output-package", OPENAPI_PKG,
+              "-O", "zz_generated.openapi", "--go-header-file", header,
+              "--report-filename", os.path.join(self.root, "tools", "openapi-violations.txt")],
+             "openapi-gen", env=env, cwd=workdir, timeout=self.timeout)
+
+    def key(self, component, platform):
+        h = hashlib.sha256()
+        h.update(json.dumps([BUILD_SCHEMA, self.source.key, component, platform.oci, self.source.version,
+                             self.ldflags(), self.go_version()]).encode())
+        return h.hexdigest()
+
+    def lookup(self, component, platform):
+        """The cached record of ``component`` for ``platform`` if it is there and intact, else None."""
+        if component not in COMPONENTS:
+            raise BuildError("component %r is not one this collection builds (known: %s)"
+                             % (component, ", ".join(sorted(COMPONENTS))))
+        pkg_dir = os.path.join(self.source.tree, COMPONENTS[component])
+        if not os.path.isdir(pkg_dir):
+            raise BuildError("source %s has no %s (for %s)" % (self.source.description, COMPONENTS[component], component))
+        key = self.key(component, platform)
+        record_path = os.path.join(self.root, "out", key[:2], key, "record.json")
+        if os.path.exists(record_path):
+            with open(record_path) as f:
+                rec = json.load(f)
+            if os.path.exists(rec["path"]) and sha256_file(rec["path"]) == rec["sha256"]:
+                rec["cached"] = True
+                rec.setdefault("folder", "k8s-bins")
+                rec.setdefault("origin", "built")
+                return rec
+        return None
+
+    def build(self, component, platform):
+        """Build (or take from the cache) ``component`` for ``platform``; return its record."""
+        rec = self.lookup(component, platform)
+        if rec is not None:
+            return rec
+        key = self.key(component, platform)
+        out_dir = os.path.join(self.root, "out", key[:2], key)
+        workdir = self._workdir()
+        if component in NEEDS_OPENAPI:
+            self._openapi(workdir)
+        os.makedirs(os.path.dirname(out_dir), exist_ok=True)
+        tmp_dir = tempfile.mkdtemp(dir=os.path.dirname(out_dir), prefix=".build-")
+        try:
+            binary = os.path.join(tmp_dir, component)
+            goarm = " GOARM=" + platform.goarm if platform.goarm else ""
+            self.log("%s: building %s (GOARCH=%s%s)" % (platform.oci, component, platform.goarch, goarm))
+            start = time.monotonic()
+            _run([self.go, "build", "-trimpath", "-buildvcs=false", "-ldflags", self.ldflags(), "-o", binary,
+                  "./" + COMPONENTS[component]], "go build of %s for %s" % (component, platform.oci),
+                 env=self._env(platform), cwd=workdir, timeout=self.timeout)
+            seconds = time.monotonic() - start
+            info = inspect(binary)
+            found = problems(component, info, platform, require_static=True, require_stripped=True)
+            goarm = ((info.get("go") or {}).get("settings") or {}).get("GOARM")
+            if platform.goarm and goarm != platform.goarm:
+                found.append("%s has GOARM=%s in its build info, not %s" % (component, goarm, platform.goarm))
+            if found:
+                raise BuildError("the %s build of %s fails verification: %s" % (platform.oci, component, "; ".join(found)))
+            rec = {"component": component, "folder": "k8s-bins", "origin": "built",
+                   "platform": platform.oci, "sha256": sha256_file(binary),
+                   "size": os.path.getsize(binary), "seconds": round(seconds, 1), "go": self.go_version(),
+                   "goarch": platform.goarch, "goarm": platform.goarm, "static": info["static"],
+                   "stripped": info["stripped"], "elf": describe(info), "version": self.source.version,
+                   "source": self.source.description, "path": os.path.join(out_dir, component)}
+            with open(os.path.join(tmp_dir, "record.json"), "w") as f:
+                json.dump(rec, f, indent=2, sort_keys=True)
+            shutil.rmtree(out_dir, ignore_errors=True)
+            os.replace(tmp_dir, out_dir)
+            self.log("%s: %s built in %.0fs, %.1f MB, sha256 %s" % (platform.oci, component, seconds,
+                                                                    rec["size"] / 1048576.0, rec["sha256"][:12]))
+            rec["cached"] = False
+            return rec
+        except NotElf as e:
+            raise BuildError("the %s build of %s is not an ELF file: %s" % (platform.oci, component, e))
+        finally:
+            shutil.rmtree(tmp_dir, ignore_errors=True)
+
+
+def platforms_of(names):
+    out = []
+    for n in names:
+        try:
+            p = P.by_oci(n)
+        except P.PlatformError as e:
+            raise BuildError("platforms: %s" % e)
+        if p not in out:
+            out.append(p)
+    if not out:
+        raise BuildError("platforms is empty: give at least one, e.g. linux/arm/v6")
+    return out

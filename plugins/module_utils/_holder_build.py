@@ -1,0 +1,163 @@
+# -*- coding: utf-8 -*-
+# Copyright: multiarch.k8s contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""holder_build's worker: source -> verified static binaries -> holder image -> lock entry.
+
+Private to the collection. Controller-side.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+
+from ansible_collections.multiarch.k8s.plugins.module_utils._build import (
+    COMPONENTS, BuildError, Builder, SourceCache, platforms_of,
+)
+from ansible_collections.multiarch.k8s.plugins.module_utils._cache import CacheError, LockFile
+from ansible_collections.multiarch.k8s.plugins.module_utils._oci import ImageError, parse_reference
+from ansible_collections.multiarch.k8s.plugins.module_utils._publish import (
+    image_annotations, layout_tag_digest, push_layout, write_holder,
+)
+from ansible_collections.multiarch.k8s.plugins.module_utils._registry import Registry, RegistryError
+
+_ROW_FIELDS = ("platform", "component", "size", "sha256", "static", "stripped", "goarm", "seconds", "cached", "elf")
+DEFAULT_COMPONENTS = ("kubelet", "kube-proxy", "kubeadm", "kubectl", "kube-apiserver",
+                      "kube-controller-manager", "kube-scheduler")
+
+
+def summary_table(rows):
+    header = ("platform", "binary", "size MB", "sha256", "static", "GOARM", "seconds")
+    table = [header] + [(r["platform"], r["component"], "%.1f" % (r["size"] / 1048576.0), r["sha256"][:16],
+                         "yes" if r["static"] else "NO", r.get("goarm") or "-",
+                         "cached" if r.get("cached") else "%.0f" % r["seconds"]) for r in rows]
+    widths = [max(len(str(row[i])) for row in table) for i in range(len(header))]
+    return ["  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip() for row in table]
+
+
+def run(source, platforms, dest, components=None, build_dir="~/.cache/multiarch-k8s/build", version=None,
+        debian_patches=False, lock_file=None, insecure=False, username=None, password=None, timeout=3600,
+        mirror="http://deb.debian.org/debian", check_mode=False, log=None):
+    log = log or (lambda msg: None)
+    build_dir = os.path.expanduser(build_dir)
+    plats = platforms_of(platforms)
+    comps = list(components or DEFAULT_COMPONENTS)
+    unknown = [c for c in comps if c not in COMPONENTS]
+    if unknown:
+        raise BuildError("components %s are not ones this collection builds (known: %s)"
+                         % (", ".join(unknown), ", ".join(sorted(COMPONENTS))))
+    try:
+        ref = parse_reference(dest)
+    except ImageError as e:
+        raise BuildError("dest: %s" % e)
+    if ref.transport == "docker-daemon":
+        raise BuildError("dest %s: the Docker engine keeps one platform per tag; publish to a registry "
+                         "(docker://) or an OCI layout (oci:) and pull from there" % dest)
+    if not ref.tag:
+        raise BuildError("dest %s needs a tag to publish under" % dest)
+    try:
+        lock = LockFile(lock_file) if lock_file else None
+    except CacheError as e:
+        raise BuildError(str(e))
+
+    src = SourceCache(build_dir, mirror=mirror, log=log).prepare(source, debian_patches=debian_patches,
+                                                                 version=version)
+    builder = Builder(build_dir, src, log=log, timeout=timeout)
+    actions = []
+    rows = []
+    bundles = {}
+    missing = []
+    for plat in plats:
+        for comp in comps:
+            rec = builder.lookup(comp, plat) if check_mode else builder.build(comp, plat)
+            if rec is None:
+                missing.append("would build %s for %s" % (comp, plat.oci))
+                continue
+            rows.append(rec)
+            bundles.setdefault(plat.oci, []).append(rec)
+            if not rec["cached"]:
+                actions.append("built %s for %s in %.0fs" % (comp, plat.oci, rec["seconds"]))
+    if missing:  # check mode only: what is not built yet
+        return {"changed": True, "actions": missing + ["would publish %s" % dest], "source": src.description,
+                "version": src.version}
+
+    annotations = image_annotations(src.description, src.version)
+    key = hashlib.sha256(json.dumps([ref.tag, annotations, sorted((r["platform"], r["component"], r["sha256"])
+                                                                  for r in rows)]).encode()).hexdigest()
+    before = layout_tag_digest(ref.location, ref.tag) if ref.transport == "oci" else None
+    staged = os.path.join(build_dir, "images", key[:16])
+    if check_mode and not os.path.exists(os.path.join(staged, "index.json")):
+        return {"changed": True, "actions": ["would write and publish the holder image %s" % dest],
+                "source": src.description, "version": src.version, "summary": summary_table(rows)}
+    if not os.path.exists(os.path.join(staged, "index.json")):
+        tmp = staged + ".part"
+        shutil.rmtree(tmp, ignore_errors=True)
+        log("writing the holder image (%d platforms, %d binaries)" % (len(bundles), len(rows)))
+        write_holder(tmp, ref.tag, bundles, annotations)
+        os.replace(tmp, staged)
+    index_digest = layout_tag_digest(staged, ref.tag)
+    with open(os.path.join(staged, "blobs", "sha256", index_digest.split(":", 1)[1]), "rb") as f:
+        index_body = f.read()
+    index = json.loads(index_body.decode("utf-8"))
+    index_desc = {"mediaType": index["mediaType"], "digest": index_digest, "size": len(index_body)}
+    manifests = dict(("/".join(filter(None, [m["platform"]["os"], m["platform"]["architecture"],
+                                             m["platform"].get("variant")])), m["digest"]) for m in index["manifests"])
+
+    published = False
+    if ref.transport == "oci":
+        if before != index_digest and check_mode:
+            published = True
+            actions.append("would write %s (index %s)" % (dest, index_digest))
+        elif before != index_digest:
+            write_holder(ref.location, ref.tag, bundles, annotations)
+            published = True
+            actions.append("wrote %s (index %s)" % (dest, index_digest))
+    else:
+        registry = Registry(ref.host, ref.repository, insecure=insecure, username=username, password=password)
+        try:
+            try:
+                current = registry.manifest_digest(ref.tag)
+            except RegistryError as e:
+                if "404" not in str(e):
+                    raise
+                current = None
+            if current != index_digest and check_mode:
+                published = True
+                actions.append("would push %s (index %s)" % (dest, index_digest))
+            elif current != index_digest:
+                uploaded = push_layout(staged, index_desc, registry, ref.tag, log=log)
+                published = True
+                actions.append("pushed %s (index %s, %d new blobs)" % (dest, index_digest, uploaded))
+        except RegistryError as e:
+            raise BuildError("publishing to %s failed: %s" % (dest, e))
+
+    lock_before = lock_after = None
+    lock_changed = False
+    if lock is not None:
+        lock_before = lock.entry(ref.tag)
+        lock_after = {"source": dest, "index": index_digest, "platforms": dict(
+            (p, {"manifest": manifests[p], "files": dict(("%s/%s" % (r["folder"], r["component"]), r["sha256"])
+                                                         for r in bundles[p])}) for p in bundles)}
+        if lock_after != lock_before:
+            lock_changed = True
+            if check_mode:
+                actions.append("would write %s entry %s -> %s" % (lock_file, ref.tag, index_digest))
+            else:
+                lock.set_entry(ref.tag, lock_after)
+                lock.save()
+                actions.append("wrote %s entry %s -> %s" % (lock_file, ref.tag, index_digest))
+    built = [r for r in rows if not r["cached"]]
+    return {
+        "changed": bool(built or published or lock_changed),
+        "index_digest": index_digest,
+        "manifests": manifests,
+        "dest": dest,
+        "source": src.description,
+        "version": src.version,
+        "binaries": [dict((k, r[k]) for k in _ROW_FIELDS) for r in rows],
+        "summary": summary_table(rows),
+        "actions": actions,
+        "diff": {"before": {"lock": lock_before}, "after": {"lock": lock_after}},
+    }

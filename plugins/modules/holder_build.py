@@ -1,0 +1,180 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: multiarch.k8s contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: holder_build
+short_description: Build static Kubernetes binaries for every platform and publish them as a holder image
+version_added: 0.1.0
+description:
+  - Cross-compiles Kubernetes components from source into static, stripped binaries, one set per
+    platform (C(GOARM=6) for C(linux/arm/v6), which upstream never ships), verifies each one and publishes
+    them as a multi-arch holder image in this collection's layout, which M(multiarch.k8s.holder_pull) reads.
+  - The source is a Debian source package (C(debian:kubernetes), fetched with C(apt-get source) through a
+    private apt configuration, with or without Debian's patches), an upstream release tarball, or a
+    directory. It is built in GOPATH mode as Debian's own packaging does (C(GO111MODULE=off),
+    C(CGO_ENABLED=0)).
+  - Builds are reproducible (C(-trimpath), empty build id, fixed build date) and cached on the controller
+    under a key of all their inputs; a rerun with the same inputs builds nothing, produces the same
+    sha256, and reports C(changed=false) when the destination already holds the image.
+  - Every binary must be static, stripped, of the platform's ELF machine and class, with the platform's
+    GOARM in its Go build info; the build fails naming the binary otherwise, and nothing is published.
+  - C(kube-apiserver) and C(kube-controller-manager) need C(pkg/generated/openapi), which release
+    tarballs lack; it is generated once per source with the tree's own C(openapi-gen).
+  - Runs on the controller (an action plugin) and needs Go (C(golang-go)) there, plus C(apt-get) and
+    C(dpkg-source) for C(debian:) sources.
+author:
+  - multiarch.k8s developers (@multiarch-k8s)
+options:
+  source:
+    description:
+      - C(debian:PACKAGE) or C(debian:PACKAGE=VERSION) (a Debian source package), the path of a release
+        tarball holding one top directory, or the path of a Kubernetes tree with C(vendor/).
+    type: str
+    required: true
+  platforms:
+    description:
+      - OCI platforms to build for, such as C(linux/arm/v6).
+    type: list
+    elements: str
+    required: true
+  dest:
+    description:
+      - Where to publish, C(docker://HOST/REPO:TAG) (pushed to a registry; plain HTTP for loopback or
+        O(insecure=true)) or C(oci:PATH:TAG) (an OCI image layout).
+    type: str
+    required: true
+  components:
+    description:
+      - Components to build. All of them when omitted.
+    type: list
+    elements: str
+    choices: [kubelet, kube-proxy, kubeadm, kubectl, kube-apiserver, kube-controller-manager, kube-scheduler]
+  version:
+    description:
+      - Version stamped into the binaries (C(--version)); read from the source tree's name when omitted.
+    type: str
+  debian_patches:
+    description:
+      - For C(debian:) sources, build the tree with Debian's patches applied (C(dpkg-source -x)) instead
+        of the upstream orig tarball.
+    type: bool
+    default: false
+  debian_mirror:
+    description:
+      - Debian mirror for C(debian:) sources.
+    type: str
+    default: http://deb.debian.org/debian
+  build_dir:
+    description:
+      - Where sources, the Go build cache, built binaries and staged images are kept.
+    type: path
+    default: ~/.cache/multiarch-k8s/build
+  lock_file:
+    description:
+      - Lock file (shared with M(multiarch.k8s.holder_pull)) to record the image under its tag.
+    type: path
+  insecure:
+    description:
+      - Talk plain HTTP to a registry that is not on a loopback address.
+    type: bool
+    default: false
+  registry_username:
+    description:
+      - User name for the registry.
+    type: str
+  registry_password:
+    description:
+      - Password for the registry.
+    type: str
+  timeout:
+    description:
+      - Seconds one binary's build may take.
+    type: int
+    default: 3600
+attributes:
+  check_mode:
+    support: full
+    description: Reports which binaries would be built and that the image would be published; builds nothing.
+  diff_mode:
+    support: full
+    description: The diff shows the lock file entry before and after.
+  idempotent:
+    support: full
+    description: Same inputs give the same binaries and image; a rerun reports C(changed=false).
+  action:
+    support: full
+    description: Runs on the controller.
+seealso:
+  - module: multiarch.k8s.holder_pull
+"""
+
+EXAMPLES = r"""
+- name: Build kubelet and kube-proxy 1.20.2 for the Pi Zero and the Pi 3, push them to the local registry
+  multiarch.k8s.holder_build:
+    source: debian:kubernetes
+    components: [kubelet, kube-proxy]
+    platforms: [linux/arm/v6, linux/arm/v7]
+    dest: docker://127.0.0.1:5000/k8s-bins:v1.20.2
+    lock_file: "{{ playbook_dir }}/multiarch-k8s.lock.yml"
+  run_once: true
+
+- name: The same with Debian's security patches, into an OCI layout for an air-gapped site
+  multiarch.k8s.holder_build:
+    source: debian:kubernetes
+    debian_patches: true
+    platforms: [linux/amd64, linux/arm64, linux/arm/v7, linux/arm/v6]
+    dest: oci:/srv/holders/k8s-bins:v1.20.2-debian
+"""
+
+RETURN = r"""
+index_digest:
+  description: Digest of the image index published.
+  returned: success and not check mode
+  type: str
+manifests:
+  description: Per platform, the digest of its image manifest.
+  returned: success and not check mode
+  type: dict
+binaries:
+  description: One entry per platform and binary with size, sha256, static, stripped, GOARM, build seconds and whether it came from the cache.
+  returned: success and not check mode
+  type: list
+  elements: dict
+summary:
+  description: The binaries as a table, one line each (platform, binary, size, sha256, static, GOARM, seconds).
+  returned: success and not check mode
+  type: list
+  elements: str
+source:
+  description: What was built, in words (package, version, patches).
+  returned: success
+  type: str
+version:
+  description: The version stamped into the binaries.
+  returned: success
+  type: str
+actions:
+  description: What was done (or would be), in words.
+  returned: always
+  type: list
+  elements: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.multiarch.k8s.plugins.module_utils._specs import HOLDER_BUILD_SPEC
+
+
+def main():
+    module = AnsibleModule(argument_spec=HOLDER_BUILD_SPEC, supports_check_mode=True)
+    module.fail_json(msg="multiarch.k8s.holder_build runs on the controller through its action plugin; "
+                         "it cannot be run as a plain module")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,181 @@
+# -*- coding: utf-8 -*-
+# Copyright: multiarch.k8s contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""holder_build from the real Kubernetes 1.20.2 source (Debian's ``kubernetes`` source package),
+cross-compiled with Debian's Go, pushed to the real registry on 127.0.0.1, read back by
+holder_pull, and run on the emulated fleet (the armel node has an ARM1176 CPU, like a Pi Zero).
+
+Only what the tests need is built here (kubelet and kube-proxy for arm/v6 and arm/v7); builds
+are cached under $MULTIARCH_CACHE/build by all their inputs, so a warm run builds nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import urllib.error
+import urllib.request
+
+import pytest
+
+from ansible_collections.multiarch.k8s.plugins.module_utils._build import Builder, SourceCache
+from ansible_collections.multiarch.k8s.plugins.module_utils import _platforms as P
+from ansible_collections.multiarch.k8s.plugins.module_utils._pull import Puller
+from holders import REGISTRY
+from runner import ansible_module, docker
+
+CACHE = os.environ.get("MULTIARCH_CACHE", "/var/cache/multiarch-k8s")
+BUILD_DIR = os.path.join(CACHE, "build")
+PLATFORMS = ["linux/arm/v6", "linux/arm/v7"]
+COMPONENTS = ["kubelet", "kube-proxy"]
+DEST = "docker://%s/multiarch-k8s-tests/k8s:v1.20.2" % REGISTRY
+
+
+def build(args, **kw):
+    hosts, rc = ansible_module("multiarch.k8s.holder_build", args, timeout=5400, **kw)
+    return hosts["localhost"], rc
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    lock = str(tmp_path_factory.mktemp("build") / "lock.yml")
+    args = {"source": "debian:kubernetes", "components": COMPONENTS, "platforms": PLATFORMS,
+            "dest": DEST, "build_dir": BUILD_DIR, "lock_file": lock}
+    first, rc = build(args, diff=True)
+    assert rc == 0, first
+    check, rc = build(args, check=True)
+    assert rc == 0, check
+    second, rc = build(args)
+    assert rc == 0, second
+    return {"first": first, "second": second, "check": check, "lock": lock}
+
+
+def test_index_has_each_platform_and_every_binary_is_static_goarm(built):
+    first = built["first"]
+    assert sorted(first["manifests"]) == PLATFORMS
+    rows = dict(((b["platform"], b["component"]), b) for b in first["binaries"])
+    assert sorted(rows) == sorted((p, c) for p in PLATFORMS for c in COMPONENTS)
+    for (platform, _component), b in rows.items():
+        assert b["static"] is True and b["stripped"] is True
+        assert b["goarm"] == P.by_oci(platform).goarm
+    assert first["summary"][0].split() == ["platform", "binary", "size", "MB", "sha256", "static", "GOARM", "seconds"]
+    assert first["version"] == "v1.20.2"
+    assert "kubernetes 1.20.5+really1.20.2" in first["source"]
+
+
+def test_rerun_with_the_same_inputs_changes_nothing(built):
+    first, second, check = built["first"], built["second"], built["check"]
+    assert check["changed"] is False, check["actions"]
+    assert second["changed"] is False, second["actions"]
+    assert second["index_digest"] == first["index_digest"]
+    assert all(b["cached"] for b in second["binaries"])
+
+
+def test_holder_pull_reads_the_built_image_back(built, tmp_path):
+    res = Puller(DEST, PLATFORMS, str(tmp_path / "cache"), lock_file=built["lock"]).run()
+    assert res["index_digest"] == built["first"]["index_digest"]
+    for platform in PLATFORMS:
+        bundle = res["bundles"][platform]
+        assert bundle["layout"] == "multiarch.k8s"
+        assert sorted(f["name"] for f in bundle["files"]) == ["kube-proxy", "kubelet"]
+        for f in bundle["files"]:
+            assert f["static"] is True and f["goarm"] == P.by_oci(platform).goarm
+
+
+def _copy_to(node, path, name):
+    docker("cp", path, "%s:/var/tmp/%s" % (node, name))
+    return "/var/tmp/" + name
+
+
+@pytest.fixture(scope="module")
+def pulled_paths(built, tmp_path_factory):
+    res = Puller(DEST, PLATFORMS, str(tmp_path_factory.mktemp("pulled"))).run()
+    return dict(((p, f["name"]), f["path"]) for p, b in res["bundles"].items() for f in b["files"])
+
+
+@pytest.mark.parametrize("component", COMPONENTS)
+def test_armv6_build_runs_on_the_arm1176_node(pulled_paths, component):
+    target = _copy_to("mk8s-armel", pulled_paths[("linux/arm/v6", component)], component + "-v6")
+    try:
+        out = docker("exec", "mk8s-armel", target, "--version", timeout=300).stdout
+        assert out.strip() == "Kubernetes v1.20.2"
+    finally:
+        docker("exec", "mk8s-armel", "rm", "-f", target, check=False)
+
+
+@pytest.mark.parametrize("component", COMPONENTS)
+def test_goarm7_build_of_the_same_binary_does_not_run_there(pulled_paths, component):
+    """The GOARM=7 build dies with SIGILL on the ARMv6 CPU model; the same file runs on the armv7 node."""
+    path = pulled_paths[("linux/arm/v7", component)]
+    on_v6 = _copy_to("mk8s-armel", path, component + "-v7")
+    on_v7 = _copy_to("mk8s-armhf", path, component + "-v7")
+    try:
+        bad = docker("exec", "mk8s-armel", "sh", "-c", "%s --version 2>&1; echo rc=$?" % on_v6, check=False, timeout=300)
+        assert "Kubernetes v1.20.2" not in bad.stdout
+        assert "rc=0" not in bad.stdout
+        assert "rc=132" in bad.stdout, bad.stdout  # 128 + SIGILL, as on a Pi Zero
+        good = docker("exec", "mk8s-armhf", on_v7, "--version", timeout=300).stdout
+        assert good.strip() == "Kubernetes v1.20.2"
+    finally:
+        docker("exec", "mk8s-armel", "rm", "-f", on_v6, check=False)
+        docker("exec", "mk8s-armhf", "rm", "-f", on_v7, check=False)
+
+
+def test_rebuild_gives_the_same_sha256(built, tmp_path):
+    """Reproducible: a fresh output directory (sharing only Go's build cache) links the same bytes."""
+    src = SourceCache(BUILD_DIR).prepare("debian:kubernetes")
+    fresh = Builder(str(tmp_path / "b"), src)
+    fresh.gocache = os.path.join(BUILD_DIR, "gocache")
+    fresh.gopath = os.path.join(str(tmp_path / "b"), "gopath")
+    rec = fresh.build("kube-proxy", P.by_oci("linux/arm/v6"))
+    assert rec["cached"] is False
+    original = [b for b in built["first"]["binaries"] if b["platform"] == "linux/arm/v6" and b["component"] == "kube-proxy"]
+    assert rec["sha256"] == original[0]["sha256"]
+
+
+def _fake_tree(root, broken=False):
+    os.makedirs(os.path.join(root, "vendor"))
+    os.makedirs(os.path.join(root, "cmd", "kube-proxy"))
+    with open(os.path.join(root, "cmd", "kube-proxy", "main.go"), "w") as f:
+        f.write("package main\n\nfunc main() { %s }\n" % ("this is not Go" if broken else ""))
+    return root
+
+
+@pytest.mark.parametrize("case, message", [
+    ("missing-source", "does not exist (expected debian:PACKAGE, a .tar.gz or a directory)"),
+    ("no-component", "has no cmd/kubelet (for kubelet)"),
+    ("unknown-platform", "platforms: 'linux/mips' is not a platform this collection knows"),
+    ("failing-compile", "go build of kube-proxy for linux/arm/v6 failed (exit 2):\n# k8s.io/kubernetes/cmd/kube-proxy\n"
+                        "cmd/kube-proxy/main.go:3:20: syntax error"),
+    ("not-a-tree", "is not a Kubernetes tree with vendor/"),
+])
+def test_bad_input_fails_clearly_and_publishes_nothing(tmp_path, case, message):
+    repo = "multiarch-k8s-tests/bad-%s" % case
+    args = {"source": str(tmp_path / "nothing-here"), "components": ["kube-proxy"], "platforms": ["linux/arm/v6"],
+            "dest": "docker://%s/%s:v0" % (REGISTRY, repo), "build_dir": str(tmp_path / "build"),
+            "version": "v1.20.2", "lock_file": str(tmp_path / "lock.yml")}
+    if case == "no-component":
+        args.update(source=_fake_tree(str(tmp_path / "tree")), components=["kubelet"])
+    elif case == "unknown-platform":
+        args.update(source=_fake_tree(str(tmp_path / "tree")), platforms=["linux/mips"])
+    elif case == "failing-compile":
+        args.update(source=_fake_tree(str(tmp_path / "tree"), broken=True))
+    elif case == "not-a-tree":
+        os.makedirs(str(tmp_path / "empty"))
+        args.update(source=str(tmp_path / "empty"))
+    res, rc = build(args)
+    assert rc != 0
+    assert message in res["msg"]
+    assert not os.path.exists(args["lock_file"])
+    assert _registry_has(repo) is False
+    records = [f for _d, _s, files in os.walk(str(tmp_path / "build")) for f in files if f == "record.json"]
+    assert records == []  # no half-built binary is kept
+
+
+def _registry_has(repo):
+    try:
+        with urllib.request.urlopen("http://%s/v2/%s/tags/list" % (REGISTRY, repo), timeout=10) as resp:
+            return bool(resp.read())
+    except urllib.error.HTTPError as e:
+        if e.code == 404:
+            return False
+        raise
