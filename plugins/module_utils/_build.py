@@ -18,8 +18,10 @@ import glob
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
+import sys
 import tarfile
 import tempfile
 import time
@@ -28,14 +30,27 @@ from ansible_collections.multiarch.k8s.plugins.module_utils import _platforms as
 from ansible_collections.multiarch.k8s.plugins.module_utils._elf import NotElf, describe, inspect, problems
 
 BUILD_SCHEMA = 1
+K8S = "k8s.io/kubernetes"
+CNI = "github.com/containernetworking/plugins"
+# component -> (Go module it is built from, package directory, holder image folder)
 COMPONENTS = {
-    "kubelet": "cmd/kubelet",
-    "kube-proxy": "cmd/kube-proxy",
-    "kubeadm": "cmd/kubeadm",
-    "kubectl": "cmd/kubectl",
-    "kube-apiserver": "cmd/kube-apiserver",
-    "kube-controller-manager": "cmd/kube-controller-manager",
-    "kube-scheduler": "cmd/kube-scheduler",
+    "kubelet": (K8S, "cmd/kubelet", "k8s-bins"),
+    "kube-proxy": (K8S, "cmd/kube-proxy", "k8s-bins"),
+    "kubeadm": (K8S, "cmd/kubeadm", "k8s-bins"),
+    "kubectl": (K8S, "cmd/kubectl", "k8s-bins"),
+    "kube-apiserver": (K8S, "cmd/kube-apiserver", "k8s-bins"),
+    "kube-controller-manager": (K8S, "cmd/kube-controller-manager", "k8s-bins"),
+    "kube-scheduler": (K8S, "cmd/kube-scheduler", "k8s-bins"),
+    # the sandbox ("pause") process, C: upstream publishes no arm/v6 pause image
+    "pause": (K8S, "build/pause/linux", "k8s-bins"),
+    "bridge": (CNI, "plugins/main/bridge", "cni-plugin-bins"),
+    "host-local": (CNI, "plugins/ipam/host-local", "cni-plugin-bins"),
+    "loopback": (CNI, "plugins/main/loopback", "cni-plugin-bins"),
+    "portmap": (CNI, "plugins/meta/portmap", "cni-plugin-bins"),
+    "ptp": (CNI, "plugins/main/ptp", "cni-plugin-bins"),
+    "bandwidth": (CNI, "plugins/meta/bandwidth", "cni-plugin-bins"),
+    "firewall": (CNI, "plugins/meta/firewall", "cni-plugin-bins"),
+    "tuning": (CNI, "plugins/meta/tuning", "cni-plugin-bins"),
 }
 # packages that import k8s.io/kubernetes/pkg/generated/openapi, which the release tarball lacks
 NEEDS_OPENAPI = ("kube-apiserver", "kube-controller-manager")
@@ -71,23 +86,42 @@ def _run(cmd, what, env=None, cwd=None, timeout=3600):
 
 
 class Source(object):
-    """A prepared Kubernetes source tree."""
+    """A prepared Go source tree: its module path, version and where its dependencies are."""
 
-    def __init__(self, spec, key, tree, version, description, build_date):
+    def __init__(self, spec, key, tree, version, description, build_date, gocode=None):
         self.spec = spec
         self.key = key
         self.tree = tree
         self.version = version
         self.description = description
         self.build_date = build_date
+        self.gocode = gocode  # a GOPATH of Debian's packaged Go libraries, for trees without vendor/
+        self.module = _module_of(tree)
+
+
+def _module_of(tree):
+    try:
+        with open(os.path.join(tree, "go.mod")) as f:
+            for line in f:
+                if line.startswith("module "):
+                    return line.split()[1].strip()
+    except OSError:
+        pass
+    return K8S if os.path.isdir(os.path.join(tree, "cmd", "kube-proxy")) else None
+
+
+def _upstream_version(debian_version):
+    """``1.20.2`` from ``1.20.5+really1.20.2-1.1+deb12u1``, ``1.1.1`` from ``1.1.1+ds1-3``."""
+    v = debian_version.split(":")[-1].rsplit("-", 1)[0]
+    v = v.split("really")[-1]
+    return re.split(r"[+~]", v)[0]
 
 
 def _tree_version(tree):
-    """``v1.20.2`` from the tree (the release tarball's CHANGELOG names it; the directory too)."""
+    """``v1.20.2`` from the name of the tree's directory (``kubernetes-1.20.2``, ``plugins-1.1.1``)."""
     base = os.path.basename(tree.rstrip("/"))
-    if base.startswith("kubernetes-"):
-        return "v" + base[len("kubernetes-"):]
-    return None
+    m = re.match(r"^[A-Za-z-]+?-v?([0-9]+\.[0-9]+\.[0-9]+)", base)
+    return "v" + m.group(1) if m else None
 
 
 class SourceCache(object):
@@ -104,8 +138,9 @@ class SourceCache(object):
         if spec.startswith("debian:"):
             return self._debian(spec[len("debian:"):], debian_patches, version)
         if os.path.isdir(spec):
-            if not os.path.isdir(os.path.join(spec, "cmd")) or not os.path.isdir(os.path.join(spec, "vendor")):
-                raise BuildError("source %s is not a Kubernetes tree with vendor/ (no cmd/ or vendor/ in it)" % spec)
+            if not os.path.isdir(os.path.join(spec, "vendor")) or not _module_of(spec):
+                raise BuildError("source %s is not a Go source tree with vendor/ this collection builds "
+                                 "(Kubernetes or the CNI plugins)" % spec)
             key = hashlib.sha256(("dir:" + os.path.abspath(spec)).encode()).hexdigest()
             ver = version or _tree_version(spec)
             if not ver:
@@ -145,17 +180,20 @@ class SourceCache(object):
         return Source(path, key, tops[0], ver, "tarball %s (sha256 %s)" % (os.path.basename(path), key),
                       DEFAULT_BUILD_DATE)
 
-    def _apt(self):
-        root = os.path.join(self.root, "apt")
+    def _apt(self, kind="deb-src", name="apt"):
+        """A private apt configuration (its own lists and archives; the host's apt and dpkg state
+        are neither read nor written) for ``kind`` lines of the mirror; returns (root, env)."""
+        root = os.path.join(self.root, name)
         for d in ("lists/partial", "archives/partial", "download"):
             os.makedirs(os.path.join(root, d), exist_ok=True)
         with open(os.path.join(root, "sources.list"), "w") as f:
-            f.write("deb-src %s %s main\n" % (self.mirror, self.suite))
+            f.write("%s %s %s main\n" % (kind, self.mirror, self.suite))
         with open(os.path.join(root, "apt.conf"), "w") as f:
-            f.write('Dir::State::Lists "%s/lists";\nDir::Cache "%s";\nDir::State::Status "/dev/null";\n'
-                    'Dir::Etc::SourceList "%s/sources.list";\nDir::Etc::SourceParts "/nonexistent";\n'
-                    'APT::Sandbox::User "root";\n' % (root, root, root))
-        return root, dict(os.environ, APT_CONFIG=os.path.join(root, "apt.conf"))
+            f.write('Dir::State::Lists "%s/lists";\nDir::Cache "%s";\nDir::Cache::Archives "%s/archives";\n'
+                    'Dir::State::Status "/dev/null";\nDir::Etc::SourceList "%s/sources.list";\n'
+                    'Dir::Etc::SourceParts "/nonexistent";\nAPT::Sandbox::User "root";\n'
+                    'APT::Install-Recommends "false";\n' % (root, root, root, root))
+        return root, dict(os.environ, APT_CONFIG=os.path.join(root, "apt.conf"), DEBIAN_FRONTEND="noninteractive")
 
     def _debian(self, package, debian_patches, version):
         name, _sep, pkg_version = package.partition("=")
@@ -185,7 +223,7 @@ class SourceCache(object):
                 shutil.rmtree(tmp, ignore_errors=True)
                 _run(["dpkg-source", "--no-check", "-x", dsc, tmp], "dpkg-source -x %s" % dsc, timeout=1800)
                 os.makedirs(dest)
-                os.replace(tmp, os.path.join(dest, "kubernetes-" + debian_version.split("really")[-1].split("-")[0]))
+                os.replace(tmp, os.path.join(dest, "%s-%s" % (name, _upstream_version(debian_version))))
             else:
                 origs = glob.glob(os.path.join(download, "%s_*.orig.tar.*" % name))
                 if not origs:
@@ -199,7 +237,38 @@ class SourceCache(object):
         ver = version or _tree_version(tree)
         what = "Debian source package %s %s%s" % (name, debian_version,
                                                   " with Debian's patches" if debian_patches else " (upstream orig tarball)")
-        return Source("debian:" + package, key, tree, ver, what, DEFAULT_BUILD_DATE)
+        gocode = None
+        if not os.path.isdir(os.path.join(tree, "vendor")):
+            gocode = self._build_deps(dsc_text.decode("utf-8", "replace"), key)
+            what += ", built against Debian's packaged Go libraries"
+        return Source("debian:" + package, key, tree, ver, what, DEFAULT_BUILD_DATE, gocode=gocode)
+
+    def _build_deps(self, dsc_text, key):
+        """A GOPATH with the Go libraries (golang-*-dev) the source package builds against."""
+        gocode = os.path.join(self.root, "gocode-" + key[:16])
+        if os.path.isdir(gocode):
+            return gocode
+        m = re.search(r"^Build-Depends:(.*?)^\S", dsc_text, re.S | re.M)
+        names = sorted(set(re.findall(r"\b(golang-[a-z0-9.+-]+-dev)\b", m.group(1) if m else "")))
+        if not names:
+            raise BuildError("the source package has no vendor/ and no golang-*-dev build dependencies")
+        root, env = self._apt(kind="deb", name="apt-bin")
+        self.log("fetching %d Go library packages the source builds against" % len(names))
+        _run(["apt-get", "-q", "update"], "apt-get update for %s" % self.suite, env=env, timeout=600)
+        _run(["apt-get", "-q", "-y", "install", "--download-only"] + names, "downloading Go library packages",
+             env=env, timeout=1800)
+        tmp = gocode + ".part"
+        shutil.rmtree(tmp, ignore_errors=True)
+        os.makedirs(tmp)
+        for deb in sorted(glob.glob(os.path.join(root, "archives", "golang-*.deb"))):
+            unpacked = os.path.join(tmp, ".x")
+            _run(["dpkg-deb", "-x", deb, unpacked], "dpkg-deb -x %s" % deb)
+            src = os.path.join(unpacked, "usr", "share", "gocode", "src")
+            if os.path.isdir(src):
+                shutil.copytree(src, os.path.join(tmp, "src"), symlinks=True, dirs_exist_ok=True)
+            shutil.rmtree(unpacked)
+        os.replace(tmp, gocode)
+        return gocode
 
 
 class Builder(object):
@@ -211,9 +280,13 @@ class Builder(object):
         self.go = go
         self.log = log or (lambda msg: None)
         self.timeout = timeout
+        self.zig = [sys.executable, "-m", "ziglang"]
         self.gocache = os.path.join(root, "gocache")
         self.gopath = os.path.join(root, "gopath", source.key[:16])
+        if not source.module:
+            raise BuildError("source %s is not a Go module this collection builds" % source.description)
         self._go_version = None
+        self._zig_version = None
 
     def go_version(self):
         if self._go_version is None:
@@ -223,9 +296,10 @@ class Builder(object):
     def _env(self, platform=None):
         # PWD: go resolves the working directory through $PWD, which must be the GOPATH path of
         # the tree (a symlink), or vendor/ is not used
-        env = dict(os.environ, GOPATH=self.gopath, GO111MODULE="off", CGO_ENABLED="0", GOFLAGS="",
+        gopath = self.gopath + (":" + self.source.gocode if self.source.gocode else "")
+        env = dict(os.environ, GOPATH=gopath, GO111MODULE="off", CGO_ENABLED="0", GOFLAGS="",
                    GOCACHE=self.gocache, GOOS="linux",
-                   PWD=os.path.join(self.gopath, "src", "k8s.io", "kubernetes"))
+                   PWD=os.path.join(self.gopath, "src", self.source.module))
         env.pop("GOARM", None)
         env.pop("GOARCH", None)
         if platform is not None:
@@ -235,7 +309,7 @@ class Builder(object):
         return env
 
     def _workdir(self):
-        link = os.path.join(self.gopath, "src", "k8s.io", "kubernetes")
+        link = os.path.join(self.gopath, "src", self.source.module)
         if os.path.realpath(link) != os.path.realpath(self.source.tree):
             os.makedirs(os.path.dirname(link), exist_ok=True)
             if os.path.islink(link):
@@ -245,8 +319,11 @@ class Builder(object):
 
     def ldflags(self):
         v = self.source.version
-        major, minor = v.lstrip("v").split(".")[:2]
         flags = ["-s", "-w", "-buildid="]
+        if self.source.module == CNI:
+            flags.append("-X '%s/pkg/utils/buildversion.BuildVersion=%s'" % (CNI, v))
+            return " ".join(flags)
+        major, minor = v.lstrip("v").split(".")[:2]
         for pkg in ("k8s.io/kubernetes/vendor/k8s.io/component-base/version",
                     "k8s.io/kubernetes/vendor/k8s.io/client-go/pkg/version"):
             for name, value in (("gitVersion", v), ("gitMajor", major), ("gitMinor", minor),
@@ -283,18 +360,48 @@ class Builder(object):
 
     def key(self, component, platform):
         h = hashlib.sha256()
+        tool = self.zig_version() + platform.zig_target if component == "pause" else self.go_version() + self.ldflags()
         h.update(json.dumps([BUILD_SCHEMA, self.source.key, component, platform.oci, self.source.version,
-                             self.ldflags(), self.go_version()]).encode())
+                             tool]).encode())
         return h.hexdigest()
+
+    def zig_version(self):
+        if self._zig_version is None:
+            self._zig_version = _run(self.zig + ["version"], "zig version (the ziglang Python package)").strip()
+        return self._zig_version
+
+    def pause_version(self):
+        """``v3.4`` from the tree's build/pause/Makefile (``TAG = 3.4``)."""
+        try:
+            with open(os.path.join(self.source.tree, "build", "pause", "Makefile")) as f:
+                m = re.search(r"^TAG\s*\?*=\s*(\S+)", f.read(), re.M)
+        except OSError:
+            m = None
+        return "v" + m.group(1) if m else self.source.version
+
+    def _compile_pause(self, platform, binary):
+        """Static C: the sandbox process, cross-compiled with zig cc (musl), for any platform."""
+        if not platform.zig_target:
+            raise BuildError("no C cross-compilation target is known for %s" % platform.oci)
+        target = platform.zig_target.split()
+        src = os.path.join(self.source.tree, COMPONENTS["pause"][1], "pause.c")
+        env = dict(os.environ, ZIG_GLOBAL_CACHE_DIR=os.path.join(self.root, "zigcache"),
+                   ZIG_LOCAL_CACHE_DIR=os.path.join(self.root, "zigcache"))
+        flags = ["-static", "-Os", "-s", "-Wall", "-DVERSION=%s" % self.pause_version()]
+        _run(self.zig + ["cc", "-target"] + target + flags + ["-o", binary, src],
+             "zig cc of pause for %s" % platform.oci, env=env, timeout=self.timeout)
 
     def lookup(self, component, platform):
         """The cached record of ``component`` for ``platform`` if it is there and intact, else None."""
         if component not in COMPONENTS:
             raise BuildError("component %r is not one this collection builds (known: %s)"
                              % (component, ", ".join(sorted(COMPONENTS))))
-        pkg_dir = os.path.join(self.source.tree, COMPONENTS[component])
-        if not os.path.isdir(pkg_dir):
-            raise BuildError("source %s has no %s (for %s)" % (self.source.description, COMPONENTS[component], component))
+        module, pkg, _folder = COMPONENTS[component]
+        if module != self.source.module:
+            raise BuildError("%s is built from %s, but source %s is %s" % (component, module, self.source.description,
+                                                                           self.source.module))
+        if not os.path.isdir(os.path.join(self.source.tree, pkg)):
+            raise BuildError("source %s has no %s (for %s)" % (self.source.description, pkg, component))
         key = self.key(component, platform)
         record_path = os.path.join(self.root, "out", key[:2], key, "record.json")
         if os.path.exists(record_path):
@@ -302,7 +409,7 @@ class Builder(object):
                 rec = json.load(f)
             if os.path.exists(rec["path"]) and sha256_file(rec["path"]) == rec["sha256"]:
                 rec["cached"] = True
-                rec.setdefault("folder", "k8s-bins")
+                rec.setdefault("folder", COMPONENTS[component][2])
                 rec.setdefault("origin", "built")
                 return rec
         return None
@@ -314,32 +421,39 @@ class Builder(object):
             return rec
         key = self.key(component, platform)
         out_dir = os.path.join(self.root, "out", key[:2], key)
-        workdir = self._workdir()
+        workdir = self._workdir() if component != "pause" else None
         if component in NEEDS_OPENAPI:
             self._openapi(workdir)
         os.makedirs(os.path.dirname(out_dir), exist_ok=True)
         tmp_dir = tempfile.mkdtemp(dir=os.path.dirname(out_dir), prefix=".build-")
         try:
             binary = os.path.join(tmp_dir, component)
-            goarm = " GOARM=" + platform.goarm if platform.goarm else ""
-            self.log("%s: building %s (GOARCH=%s%s)" % (platform.oci, component, platform.goarch, goarm))
+            how = "zig cc -target %s" % platform.zig_target if component == "pause" else "GOARCH=%s%s" % (
+                platform.goarch, " GOARM=" + platform.goarm if platform.goarm else "")
+            self.log("%s: building %s (%s)" % (platform.oci, component, how))
             start = time.monotonic()
-            _run([self.go, "build", "-trimpath", "-buildvcs=false", "-ldflags", self.ldflags(), "-o", binary,
-                  "./" + COMPONENTS[component]], "go build of %s for %s" % (component, platform.oci),
-                 env=self._env(platform), cwd=workdir, timeout=self.timeout)
+            if component == "pause":
+                self._compile_pause(platform, binary)
+            else:
+                _run([self.go, "build", "-trimpath", "-buildvcs=false", "-ldflags", self.ldflags(), "-o", binary,
+                      "./" + COMPONENTS[component][1]], "go build of %s for %s" % (component, platform.oci),
+                     env=self._env(platform), cwd=workdir, timeout=self.timeout)
             seconds = time.monotonic() - start
             info = inspect(binary)
             found = problems(component, info, platform, require_static=True, require_stripped=True)
             goarm = ((info.get("go") or {}).get("settings") or {}).get("GOARM")
-            if platform.goarm and goarm != platform.goarm:
+            if component != "pause" and platform.goarm and goarm != platform.goarm:
                 found.append("%s has GOARM=%s in its build info, not %s" % (component, goarm, platform.goarm))
             if found:
                 raise BuildError("the %s build of %s fails verification: %s" % (platform.oci, component, "; ".join(found)))
-            rec = {"component": component, "folder": "k8s-bins", "origin": "built",
+            is_c = component == "pause"
+            rec = {"component": component, "folder": COMPONENTS[component][2], "origin": "built",
                    "platform": platform.oci, "sha256": sha256_file(binary),
-                   "size": os.path.getsize(binary), "seconds": round(seconds, 1), "go": self.go_version(),
-                   "goarch": platform.goarch, "goarm": platform.goarm, "static": info["static"],
-                   "stripped": info["stripped"], "elf": describe(info), "version": self.source.version,
+                   "size": os.path.getsize(binary), "seconds": round(seconds, 1),
+                   "go": None if is_c else self.go_version(), "goarch": None if is_c else platform.goarch,
+                   "goarm": None if is_c else platform.goarm, "static": info["static"],
+                   "stripped": info["stripped"], "elf": describe(info),
+                   "version": self.pause_version() if is_c else self.source.version,
                    "source": self.source.description, "path": os.path.join(out_dir, component)}
             with open(os.path.join(tmp_dir, "record.json"), "w") as f:
                 json.dump(rec, f, indent=2, sort_keys=True)

@@ -14,7 +14,7 @@ import os
 import shutil
 
 from ansible_collections.multiarch.k8s.plugins.module_utils._build import (
-    COMPONENTS, BuildError, Builder, SourceCache, platforms_of,
+    CNI, COMPONENTS, K8S, BuildError, Builder, SourceCache, platforms_of,
 )
 from ansible_collections.multiarch.k8s.plugins.module_utils._cache import CacheError, LockFile
 from ansible_collections.multiarch.k8s.plugins.module_utils._oci import ImageError, parse_reference
@@ -39,7 +39,8 @@ def summary_table(rows):
 
 def run(source, platforms, dest, components=None, build_dir="~/.cache/multiarch-k8s/build", version=None,
         debian_patches=False, lock_file=None, insecure=False, username=None, password=None, timeout=3600,
-        mirror="http://deb.debian.org/debian", check_mode=False, log=None):
+        mirror="http://deb.debian.org/debian", check_mode=False, log=None,
+        cni_source="debian:golang-github-containernetworking-plugins"):
     log = log or (lambda msg: None)
     build_dir = os.path.expanduser(build_dir)
     plats = platforms_of(platforms)
@@ -62,15 +63,22 @@ def run(source, platforms, dest, components=None, build_dir="~/.cache/multiarch-
     except CacheError as e:
         raise BuildError(str(e))
 
-    src = SourceCache(build_dir, mirror=mirror, log=log).prepare(source, debian_patches=debian_patches,
-                                                                 version=version)
-    builder = Builder(build_dir, src, log=log, timeout=timeout)
+    sources = SourceCache(build_dir, mirror=mirror, log=log)
+    builders = {}
+    for module, spec, ver in ((K8S, source, version), (CNI, cni_source, None)):
+        if any(COMPONENTS[c][0] == module for c in comps):
+            src = sources.prepare(spec, debian_patches=debian_patches and module == K8S, version=ver)
+            if src.module != module:
+                raise BuildError("source %s is %s, not %s" % (spec, src.module, module))
+            builders[module] = Builder(build_dir, src, log=log, timeout=timeout)
+    src = builders.get(K8S, builders.get(CNI)).source
     actions = []
     rows = []
     bundles = {}
     missing = []
     for plat in plats:
         for comp in comps:
+            builder = builders[COMPONENTS[comp][0]]
             rec = builder.lookup(comp, plat) if check_mode else builder.build(comp, plat)
             if rec is None:
                 missing.append("would build %s for %s" % (comp, plat.oci))
@@ -83,7 +91,7 @@ def run(source, platforms, dest, components=None, build_dir="~/.cache/multiarch-
         return {"changed": True, "actions": missing + ["would publish %s" % dest], "source": src.description,
                 "version": src.version}
 
-    annotations = image_annotations(src.description, src.version)
+    annotations = image_annotations("; ".join(b.source.description for b in builders.values()), src.version)
     key = hashlib.sha256(json.dumps([ref.tag, annotations, sorted((r["platform"], r["component"], r["sha256"])
                                                                   for r in rows)]).encode()).hexdigest()
     before = layout_tag_digest(ref.location, ref.tag) if ref.transport == "oci" else None

@@ -52,12 +52,12 @@ class Platform(object):
     __slots__ = (
         "os", "architecture", "variant", "goarch", "goarm", "debian_arch",
         "uname_machines", "elf_machine", "elf_class", "elf_data", "qemu_user",
-        "qemu_cpu", "arm_cpu_arch_allowed", "rank",
+        "qemu_cpu", "arm_cpu_arch_allowed", "rank", "zig_target",
     )
 
     def __init__(self, architecture, variant, goarch, goarm, debian_arch, uname_machines,
                  elf_machine, elf_class, elf_data, qemu_user, qemu_cpu=None,
-                 arm_cpu_arch_allowed=None, rank=0):
+                 arm_cpu_arch_allowed=None, rank=0, zig_target=None):
         self.os = "linux"
         self.architecture = architecture
         self.variant = variant
@@ -72,6 +72,7 @@ class Platform(object):
         self.qemu_cpu = qemu_cpu
         self.arm_cpu_arch_allowed = frozenset(arm_cpu_arch_allowed or ())
         self.rank = rank
+        self.zig_target = zig_target  # C cross-compilation (static, musl): "target[ -mcpu=...]"
 
     @property
     def oci(self):
@@ -128,23 +129,26 @@ _V7 = tuple(range(0, 11))               # + v6T2, v7
 
 PLATFORMS = (
     Platform("amd64", None, "amd64", None, "amd64", ("x86_64", "amd64"),
-             EM_X86_64, 64, "little", "x86_64"),
+             EM_X86_64, 64, "little", "x86_64", zig_target="x86_64-linux-musl"),
     Platform("386", None, "386", None, "i386", ("i386", "i486", "i586", "i686"),
-             EM_386, 32, "little", "i386"),
+             EM_386, 32, "little", "i386", zig_target="x86-linux-musl"),
     Platform("arm64", None, "arm64", None, "arm64", ("aarch64", "arm64"),
-             EM_AARCH64, 64, "little", "aarch64"),
+             EM_AARCH64, 64, "little", "aarch64", zig_target="aarch64-linux-musl"),
     Platform("arm", "v7", "arm", "7", "armhf", ("armv7l", "armv8l"),
-             EM_ARM, 32, "little", "arm", "cortex-a15", _V7, rank=7),
+             EM_ARM, 32, "little", "arm", "cortex-a15", _V7, rank=7,
+             zig_target="arm-linux-musleabihf -mcpu=cortex_a7"),
     Platform("arm", "v6", "arm", "6", "armel", ("armv6l",),
-             EM_ARM, 32, "little", "arm", "arm1176", _V6, rank=6),
+             EM_ARM, 32, "little", "arm", "arm1176", _V6, rank=6,
+             zig_target="arm-linux-musleabi -mcpu=arm1176jzf_s"),
     Platform("arm", "v5", "arm", "5", "armel", ("armv5l", "armv5tel", "armv5tejl"),
-             EM_ARM, 32, "little", "arm", "arm926", _V5, rank=5),
+             EM_ARM, 32, "little", "arm", "arm926", _V5, rank=5,
+             zig_target="arm-linux-musleabi -mcpu=arm926ej_s"),
     Platform("ppc64le", None, "ppc64le", None, "ppc64el", ("ppc64le",),
-             EM_PPC64, 64, "little", "ppc64le"),
+             EM_PPC64, 64, "little", "ppc64le", zig_target="powerpc64le-linux-musl"),
     Platform("s390x", None, "s390x", None, "s390x", ("s390x",),
-             EM_S390, 64, "big", "s390x"),
+             EM_S390, 64, "big", "s390x", zig_target="s390x-linux-musl"),
     Platform("riscv64", None, "riscv64", None, "riscv64", ("riscv64",),
-             EM_RISCV, 64, "little", "riscv64"),
+             EM_RISCV, 64, "little", "riscv64", zig_target="riscv64-linux-musl"),
 )
 
 _BY_OCI = dict((p.oci, p) for p in PLATFORMS)

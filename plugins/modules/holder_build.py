@@ -50,13 +50,24 @@ options:
     required: true
   components:
     description:
-      - Components to build. All of them when omitted.
+      - Components to build. The Kubernetes ones when omitted.
+      - C(pause), the pod sandbox process, is C compiled static with C(zig cc) (the ziglang Python package),
+        for every platform including C(linux/arm/v6), for which upstream publishes no pause image.
     type: list
     elements: str
-    choices: [kubelet, kube-proxy, kubeadm, kubectl, kube-apiserver, kube-controller-manager, kube-scheduler]
+    choices: [kubelet, kube-proxy, kubeadm, kubectl, kube-apiserver, kube-controller-manager, kube-scheduler, pause,
+              bridge, host-local, loopback, portmap, ptp, bandwidth, firewall, tuning]
+  cni_source:
+    description:
+      - Source of the CNI plugin components (C(bridge), C(host-local), C(loopback), C(portmap), ...), in the
+        same forms as O(source). Debian's C(golang-github-containernetworking-plugins) has no C(vendor/); it
+        is built against the Go libraries Debian packages (its C(golang-*-dev) build dependencies, fetched
+        into the build directory, not installed).
+    type: str
+    default: debian:golang-github-containernetworking-plugins
   version:
     description:
-      - Version stamped into the binaries (C(--version)); read from the source tree's name when omitted.
+      - Version stamped into the Kubernetes binaries (C(--version)); read from the source tree's name when omitted.
     type: str
   debian_patches:
     description:

@@ -19,6 +19,7 @@ import os
 import subprocess
 
 from ansible_collections.multiarch.k8s.plugins.module_utils import _platforms as P
+from ansible_collections.multiarch.k8s.plugins.module_utils._build import sha256_file
 from ansible_collections.multiarch.k8s.plugins.module_utils._elf import inspect
 from ansible_collections.multiarch.k8s.plugins.module_utils._holder import METADATA
 from ansible_collections.multiarch.k8s.plugins.module_utils._oci_write import LayoutWriter, tar_entry
@@ -27,15 +28,6 @@ REGISTRY = os.environ.get("MULTIARCH_REGISTRY", "127.0.0.1:5000")
 K8S = ("kubectl", "etcd")
 CNI = ("bridge", "host-local", "loopback", "portmap")
 VERSIONS = {"kubectl": "v1.20.2", "etcd": "3.4.23"}
-
-
-def sha256_file(path):
-    import hashlib  # pylint: disable=import-outside-toplevel
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 16), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def metadata(platform, files, source="Debian bookworm packages"):

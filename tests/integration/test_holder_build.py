@@ -26,7 +26,8 @@ from runner import ansible_module, docker
 CACHE = os.environ.get("MULTIARCH_CACHE", "/var/cache/multiarch-k8s")
 BUILD_DIR = os.path.join(CACHE, "build")
 PLATFORMS = ["linux/arm/v6", "linux/arm/v7"]
-COMPONENTS = ["kubelet", "kube-proxy"]
+COMPONENTS = ["kubelet", "kube-proxy", "pause", "bridge", "host-local", "loopback", "portmap"]
+GO = ["kubelet", "kube-proxy", "bridge", "host-local", "loopback", "portmap"]
 DEST = "docker://%s/multiarch-k8s-tests/k8s:v1.20.2" % REGISTRY
 
 
@@ -54,9 +55,12 @@ def test_index_has_each_platform_and_every_binary_is_static_goarm(built):
     assert sorted(first["manifests"]) == PLATFORMS
     rows = dict(((b["platform"], b["component"]), b) for b in first["binaries"])
     assert sorted(rows) == sorted((p, c) for p in PLATFORMS for c in COMPONENTS)
-    for (platform, _component), b in rows.items():
+    for (platform, component), b in rows.items():
         assert b["static"] is True and b["stripped"] is True
-        assert b["goarm"] == P.by_oci(platform).goarm
+        if component in GO:
+            assert b["goarm"] == P.by_oci(platform).goarm
+        else:
+            assert b["goarm"] is None and ("ARM " + platform.split("/")[-1]) in b["elf"]  # C: Tag_CPU_arch
     assert first["summary"][0].split() == ["platform", "binary", "size", "MB", "sha256", "static", "GOARM", "seconds"]
     assert first["version"] == "v1.20.2"
     assert "kubernetes 1.20.5+really1.20.2" in first["source"]
@@ -76,9 +80,11 @@ def test_holder_pull_reads_the_built_image_back(built, tmp_path):
     for platform in PLATFORMS:
         bundle = res["bundles"][platform]
         assert bundle["layout"] == "multiarch.k8s"
-        assert sorted(f["name"] for f in bundle["files"]) == ["kube-proxy", "kubelet"]
+        assert sorted(f["name"] for f in bundle["files"]) == sorted(COMPONENTS)
+        assert sorted(set(f["folder"] for f in bundle["files"])) == ["cni-plugin-bins", "k8s-bins"]
         for f in bundle["files"]:
-            assert f["static"] is True and f["goarm"] == P.by_oci(platform).goarm
+            assert f["static"] is True
+            assert f["goarm"] == (P.by_oci(platform).goarm if f["name"] in GO else None)
 
 
 def _copy_to(node, path, name):
@@ -92,17 +98,23 @@ def pulled_paths(built, tmp_path_factory):
     return dict(((p, f["name"]), f["path"]) for p, b in res["bundles"].items() for f in b["files"])
 
 
-@pytest.mark.parametrize("component", COMPONENTS)
-def test_armv6_build_runs_on_the_arm1176_node(pulled_paths, component):
+@pytest.mark.parametrize("component, args, expected", [
+    ("kubelet", "--version", "Kubernetes v1.20.2"),
+    ("kube-proxy", "--version", "Kubernetes v1.20.2"),
+    ("pause", "-v", "pause.c v3.4"),
+    ("loopback", "", "CNI loopback plugin v1.1.1"),
+    ("bridge", "", "CNI bridge plugin v1.1.1"),
+])
+def test_armv6_build_runs_on_the_arm1176_node(pulled_paths, component, args, expected):
     target = _copy_to("mk8s-armel", pulled_paths[("linux/arm/v6", component)], component + "-v6")
     try:
-        out = docker("exec", "mk8s-armel", target, "--version", timeout=300).stdout
-        assert out.strip() == "Kubernetes v1.20.2"
+        out = docker("exec", "mk8s-armel", "sh", "-c", "%s %s 2>&1" % (target, args), timeout=300, check=False).stdout
+        assert expected in out
     finally:
         docker("exec", "mk8s-armel", "rm", "-f", target, check=False)
 
 
-@pytest.mark.parametrize("component", COMPONENTS)
+@pytest.mark.parametrize("component", ["kubelet", "kube-proxy"])
 def test_goarm7_build_of_the_same_binary_does_not_run_there(pulled_paths, component):
     """The GOARM=7 build dies with SIGILL on the ARMv6 CPU model; the same file runs on the armv7 node."""
     path = pulled_paths[("linux/arm/v7", component)]
@@ -146,7 +158,7 @@ def _fake_tree(root, broken=False):
     ("unknown-platform", "platforms: 'linux/mips' is not a platform this collection knows"),
     ("failing-compile", "go build of kube-proxy for linux/arm/v6 failed (exit 2):\n# k8s.io/kubernetes/cmd/kube-proxy\n"
                         "cmd/kube-proxy/main.go:3:20: syntax error"),
-    ("not-a-tree", "is not a Kubernetes tree with vendor/"),
+    ("not-a-tree", "is not a Go source tree with vendor/ this collection builds (Kubernetes or the CNI plugins)"),
 ])
 def test_bad_input_fails_clearly_and_publishes_nothing(tmp_path, case, message):
     repo = "multiarch-k8s-tests/bad-%s" % case

@@ -12,7 +12,6 @@ containernetworking-plugins; busybox-static stands in for the seed recipe's Alpi
 from __future__ import annotations
 
 import concurrent.futures
-import hashlib
 import json
 import os
 import shutil
@@ -21,6 +20,7 @@ import tempfile
 import pytest
 import yaml
 
+from ansible_collections.multiarch.k8s.plugins.module_utils._build import sha256_file
 from ansible_collections.multiarch.k8s.plugins.module_utils._oci_write import LayoutWriter, tar_entry
 from ansible_collections.multiarch.k8s.plugins.module_utils._pull import Puller, PullError
 from holders import REGISTRY, metadata, push
@@ -34,14 +34,6 @@ NODE = {"linux/amd64": "mk8s-amd64", "linux/arm64": "mk8s-arm64", "linux/arm/v7"
 def pull(args, **kw):
     hosts, rc = ansible_module("multiarch.k8s.holder_pull", args, **kw)
     return hosts["localhost"], rc
-
-
-def sha256_file(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 16), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 @pytest.fixture(scope="module")
