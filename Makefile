@@ -2,7 +2,7 @@
 # Everything they need is installed and started by the scripts in tools/ (as root on Debian 12).
 SHELL := /bin/bash
 
-.PHONY: help demo demo-down test fleet fleet-down setup bench-pull
+.PHONY: help demo demo-down test fleet fleet-down setup bench-pull bench-build bench-build-full
 
 help:
 	@echo "make demo       bring up the emulated fleet and classify every node (fleet report)"
@@ -10,6 +10,8 @@ help:
 	@echo "make test       set up everything and run unit, sanity, lint and fleet integration tests"
 	@echo "make fleet      bring up the emulated fleet only; make fleet-down removes it"
 	@echo "make bench-pull holder_pull vs the seed recipe's docker pull+cp vs skopeo (medians, ratios)"
+	@echo "make bench-build cross-compiling vs a native build under QEMU (one component)"
+	@echo "make bench-build-full  the whole set for four platforms, cold and warm (long)"
 
 demo:
 	@bash tools/demo.sh up
@@ -31,3 +33,9 @@ setup:
 
 bench-pull:
 	@bash tools/bench.sh pull --runs 5
+
+bench-build:
+	@bash tools/bench.sh build --component bridge --platform linux/arm/v7
+
+bench-build-full:
+	@bash tools/bench.sh build --full

@@ -32,6 +32,7 @@ from ansible_collections.multiarch.k8s.plugins.module_utils._elf import NotElf, 
 BUILD_SCHEMA = 1
 K8S = "k8s.io/kubernetes"
 CNI = "github.com/containernetworking/plugins"
+ETCD = "go.etcd.io/etcd"
 # component -> (Go module it is built from, package directory, holder image folder)
 COMPONENTS = {
     "kubelet": (K8S, "cmd/kubelet", "k8s-bins"),
@@ -51,6 +52,8 @@ COMPONENTS = {
     "bandwidth": (CNI, "plugins/meta/bandwidth", "cni-plugin-bins"),
     "firewall": (CNI, "plugins/meta/firewall", "cni-plugin-bins"),
     "tuning": (CNI, "plugins/meta/tuning", "cni-plugin-bins"),
+    "etcd": (ETCD, ".", "k8s-bins"),
+    "etcdctl": (ETCD, "etcdctl", "k8s-bins"),
 }
 # packages that import k8s.io/kubernetes/pkg/generated/openapi, which the release tarball lacks
 NEEDS_OPENAPI = ("kube-apiserver", "kube-controller-manager")
@@ -180,7 +183,7 @@ class SourceCache(object):
         return Source(path, key, tops[0], ver, "tarball %s (sha256 %s)" % (os.path.basename(path), key),
                       DEFAULT_BUILD_DATE)
 
-    def _apt(self, kind="deb-src", name="apt"):
+    def _apt(self, kind="deb-src", name="apt", arches=None):
         """A private apt configuration (its own lists and archives; the host's apt and dpkg state
         are neither read nor written) for ``kind`` lines of the mirror; returns (root, env)."""
         root = os.path.join(self.root, name)
@@ -193,7 +196,34 @@ class SourceCache(object):
                     'Dir::State::Status "/dev/null";\nDir::Etc::SourceList "%s/sources.list";\n'
                     'Dir::Etc::SourceParts "/nonexistent";\nAPT::Sandbox::User "root";\n'
                     'APT::Install-Recommends "false";\n' % (root, root, root, root))
+            if arches:
+                f.write("APT::Architectures { %s };\n" % " ".join('"%s";' % a for a in arches))
         return root, dict(os.environ, APT_CONFIG=os.path.join(root, "apt.conf"), DEBIAN_FRONTEND="noninteractive")
+
+    def qemu_toolchain(self, platform, go_package="golang-1.19"):
+        """Debian's Go toolchain built for ``platform`` (its Debian architecture), unpacked with the libc it
+        may need, to run under QEMU user emulation: the native-build strategy. Returns its root."""
+        arch = platform.debian_arch
+        dest = os.path.join(self.root, "qemu-go", "%s-%s" % (go_package, arch))
+        if os.path.isdir(dest):
+            return dest
+        host = _run(["dpkg", "--print-architecture"], "dpkg --print-architecture").strip()
+        root, env = self._apt(kind="deb", name="apt-%s" % arch, arches=sorted({host, arch}))
+        names = ["%s-go:%s" % (go_package, arch), "%s-src" % go_package, "libc6:%s" % arch]
+        self.log("fetching Debian's %s toolchain for %s (to run under QEMU)" % (go_package, arch))
+        _run(["apt-get", "-q", "update"], "apt-get update for %s" % arch, env=env, timeout=600)
+        download = os.path.join(root, "download")
+        _run(["apt-get", "-q", "download"] + names, "downloading %s" % ", ".join(names), env=env, cwd=download,
+             timeout=1800)
+        tmp = dest + ".part"
+        shutil.rmtree(tmp, ignore_errors=True)
+        os.makedirs(tmp)
+        for pattern in ("%s-go_*_%s.deb" % (go_package, arch), "%s-src_*_all.deb" % go_package,
+                        "libc6_*_%s.deb" % arch):
+            for deb in glob.glob(os.path.join(download, pattern)):
+                _run(["dpkg-deb", "-x", deb, tmp], "dpkg-deb -x %s" % deb)
+        os.replace(tmp, dest)
+        return dest
 
     def _debian(self, package, debian_patches, version):
         name, _sep, pkg_version = package.partition("=")
@@ -274,10 +304,14 @@ class SourceCache(object):
 class Builder(object):
     """Builds components of one source for platforms; caches outputs by all their inputs."""
 
-    def __init__(self, root, source, go="go", log=None, timeout=3600):
+    def __init__(self, root, source, go="go", log=None, timeout=3600, strategy="cross", sources=None):
+        if strategy not in ("cross", "qemu"):
+            raise BuildError("strategy must be cross or qemu, not %r" % (strategy,))
         self.root = root
         self.source = source
         self.go = go
+        self.strategy = strategy
+        self.sources = sources
         self.log = log or (lambda msg: None)
         self.timeout = timeout
         self.zig = [sys.executable, "-m", "ziglang"]
@@ -323,6 +357,9 @@ class Builder(object):
         if self.source.module == CNI:
             flags.append("-X '%s/pkg/utils/buildversion.BuildVersion=%s'" % (CNI, v))
             return " ".join(flags)
+        if self.source.module == ETCD:
+            flags.append("-X '%s/version.GitSHA=%s'" % (ETCD, "debian-source"))
+            return " ".join(flags)
         major, minor = v.lstrip("v").split(".")[:2]
         for pkg in ("k8s.io/kubernetes/vendor/k8s.io/component-base/version",
                     "k8s.io/kubernetes/vendor/k8s.io/client-go/pkg/version"):
@@ -361,6 +398,8 @@ class Builder(object):
     def key(self, component, platform):
         h = hashlib.sha256()
         tool = self.zig_version() + platform.zig_target if component == "pause" else self.go_version() + self.ldflags()
+        if self.strategy != "cross" and component != "pause":
+            tool += "+" + self.strategy
         h.update(json.dumps([BUILD_SCHEMA, self.source.key, component, platform.oci, self.source.version,
                              tool]).encode())
         return h.hexdigest()
@@ -378,6 +417,21 @@ class Builder(object):
         except OSError:
             m = None
         return "v" + m.group(1) if m else self.source.version
+
+    def _qemu(self, platform, env):
+        """The native strategy: the platform's own Go toolchain under QEMU user emulation (binfmt_misc),
+        as the seed recipe's buildx builds did; no cross-compilation."""
+        if self.sources is None:
+            raise BuildError("the qemu strategy needs a source cache to fetch the target's Go toolchain")
+        root = self.sources.qemu_toolchain(platform)
+        goroot = glob.glob(os.path.join(root, "usr", "lib", "go-*"))
+        if not goroot:
+            raise BuildError("the %s Go toolchain under %s has no usr/lib/go-*" % (platform.debian_arch, root))
+        env = dict(env, GOROOT=goroot[0], QEMU_LD_PREFIX=root,
+                   GOCACHE=os.path.join(self.root, "gocache-qemu-" + platform.debian_arch))
+        if platform.qemu_cpu and platform.variant == "v6":
+            env["QEMU_CPU"] = platform.qemu_cpu
+        return os.path.join(goroot[0], "bin", "go"), env
 
     def _compile_pause(self, platform, binary):
         """Static C: the sandbox process, cross-compiled with zig cc (musl), for any platform."""
@@ -435,9 +489,13 @@ class Builder(object):
             if component == "pause":
                 self._compile_pause(platform, binary)
             else:
-                _run([self.go, "build", "-trimpath", "-buildvcs=false", "-ldflags", self.ldflags(), "-o", binary,
-                      "./" + COMPONENTS[component][1]], "go build of %s for %s" % (component, platform.oci),
-                     env=self._env(platform), cwd=workdir, timeout=self.timeout)
+                pkg = COMPONENTS[component][1]
+                go, env = self.go, self._env(platform)
+                if self.strategy == "qemu":
+                    go, env = self._qemu(platform, env)
+                _run([go, "build", "-trimpath", "-buildvcs=false", "-ldflags", self.ldflags(), "-o", binary,
+                      "./" + pkg if pkg != "." else "."], "go build of %s for %s" % (component, platform.oci),
+                     env=env, cwd=workdir, timeout=self.timeout)
             seconds = time.monotonic() - start
             info = inspect(binary)
             found = problems(component, info, platform, require_static=True, require_stripped=True)

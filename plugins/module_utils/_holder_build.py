@@ -14,7 +14,7 @@ import os
 import shutil
 
 from ansible_collections.multiarch.k8s.plugins.module_utils._build import (
-    CNI, COMPONENTS, K8S, BuildError, Builder, SourceCache, platforms_of,
+    CNI, COMPONENTS, ETCD, K8S, BuildError, Builder, SourceCache, platforms_of,
 )
 from ansible_collections.multiarch.k8s.plugins.module_utils._cache import CacheError, LockFile
 from ansible_collections.multiarch.k8s.plugins.module_utils._oci import ImageError, parse_reference
@@ -40,7 +40,7 @@ def summary_table(rows):
 def run(source, platforms, dest, components=None, build_dir="~/.cache/multiarch-k8s/build", version=None,
         debian_patches=False, lock_file=None, insecure=False, username=None, password=None, timeout=3600,
         mirror="http://deb.debian.org/debian", check_mode=False, log=None,
-        cni_source="debian:golang-github-containernetworking-plugins"):
+        cni_source="debian:golang-github-containernetworking-plugins", etcd_source="debian:etcd", strategy="cross"):
     log = log or (lambda msg: None)
     build_dir = os.path.expanduser(build_dir)
     plats = platforms_of(platforms)
@@ -65,12 +65,14 @@ def run(source, platforms, dest, components=None, build_dir="~/.cache/multiarch-
 
     sources = SourceCache(build_dir, mirror=mirror, log=log)
     builders = {}
-    for module, spec, ver in ((K8S, source, version), (CNI, cni_source, None)):
+    for module, spec, ver in ((K8S, source, version), (CNI, cni_source, None), (ETCD, etcd_source, None)):
         if any(COMPONENTS[c][0] == module for c in comps):
-            src = sources.prepare(spec, debian_patches=debian_patches and module == K8S, version=ver)
+            # sources without vendor/ build against Debian's Go libraries: with Debian's patches,
+            # as Debian builds them; for Kubernetes the choice is the user's
+            src = sources.prepare(spec, debian_patches=debian_patches if module == K8S else True, version=ver)
             if src.module != module:
                 raise BuildError("source %s is %s, not %s" % (spec, src.module, module))
-            builders[module] = Builder(build_dir, src, log=log, timeout=timeout)
+            builders[module] = Builder(build_dir, src, log=log, timeout=timeout, strategy=strategy, sources=sources)
     src = builders.get(K8S, builders.get(CNI)).source
     actions = []
     rows = []

@@ -56,15 +56,32 @@ options:
     type: list
     elements: str
     choices: [kubelet, kube-proxy, kubeadm, kubectl, kube-apiserver, kube-controller-manager, kube-scheduler, pause,
-              bridge, host-local, loopback, portmap, ptp, bandwidth, firewall, tuning]
+              bridge, host-local, loopback, portmap, ptp, bandwidth, firewall, tuning, etcd, etcdctl]
   cni_source:
     description:
       - Source of the CNI plugin components (C(bridge), C(host-local), C(loopback), C(portmap), ...), in the
         same forms as O(source). Debian's C(golang-github-containernetworking-plugins) has no C(vendor/); it
         is built against the Go libraries Debian packages (its C(golang-*-dev) build dependencies, fetched
-        into the build directory, not installed).
+        into the build directory, not installed), with Debian's patches, as Debian builds it.
     type: str
     default: debian:golang-github-containernetworking-plugins
+  etcd_source:
+    description:
+      - Source of C(etcd) and C(etcdctl), in the same forms as O(source); Debian's C(etcd) (3.4.23) is built
+        like O(cni_source), with Debian's patches. etcd refuses to start on C(arm) unless
+        C(ETCD_UNSUPPORTED_ARCH=arm) is set in its environment.
+    type: str
+    default: debian:etcd
+  strategy:
+    description:
+      - C(cross) cross-compiles with the controller's Go (fast; Go builds do not depend on the host).
+      - C(qemu) builds natively with Debian's Go toolchain of each platform's own architecture, run under
+        QEMU user emulation through binfmt_misc, as the seed recipe's buildx builds did. It is 10-50x
+        slower and gives the same binaries (C(make bench-build) measures both); it needs
+        C(qemu-user-static) and binfmt_misc on the controller. C(pause) is always built with C(zig cc).
+    type: str
+    default: cross
+    choices: [cross, qemu]
   version:
     description:
       - Version stamped into the Kubernetes binaries (C(--version)); read from the source tree's name when omitted.

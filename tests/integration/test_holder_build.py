@@ -191,3 +191,35 @@ def _registry_has(repo):
         if e.code == 404:
             return False
         raise
+
+
+def test_native_build_under_qemu_gives_the_same_binary(tmp_path):
+    """The seed's way (the platform's own Go toolchain under QEMU user emulation) is still there, and
+    Go builds do not depend on the host: both strategies give the same sha256."""
+    sources = SourceCache(BUILD_DIR)
+    src = sources.prepare("debian:golang-github-containernetworking-plugins", debian_patches=True)
+    v7 = P.by_oci("linux/arm/v7")
+    cross = Builder(BUILD_DIR, src, sources=sources).build("loopback", v7)
+    native = Builder(BUILD_DIR, src, sources=sources, strategy="qemu").build("loopback", v7)
+    assert native["sha256"] == cross["sha256"]
+    assert native["static"] is True and native["goarm"] == "7"
+
+
+def test_four_platform_index_read_back_and_run_on_every_node(tmp_path):
+    dest = "docker://%s/multiarch-k8s-tests/four:v1" % REGISTRY
+    args = {"source": "debian:kubernetes", "components": ["pause", "loopback"], "dest": dest,
+            "platforms": ["linux/amd64", "linux/arm64", "linux/arm/v7", "linux/arm/v6"], "build_dir": BUILD_DIR}
+    res, rc = build(args)
+    assert rc == 0, res
+    assert sorted(res["manifests"]) == sorted(args["platforms"])
+    pulled = Puller(dest, args["platforms"], str(tmp_path / "c")).run()
+    nodes = {"linux/amd64": "mk8s-amd64", "linux/arm64": "mk8s-arm64", "linux/arm/v7": "mk8s-armhf",
+             "linux/arm/v6": "mk8s-armel"}
+    for platform, node in nodes.items():
+        files = dict((f["name"], f["path"]) for f in pulled["bundles"][platform]["files"])
+        target = _copy_to(node, files["loopback"], "loopback")
+        try:
+            out = docker("exec", node, "sh", "-c", target + " 2>&1", check=False).stdout
+            assert "CNI loopback plugin v1.1.1" in out, (platform, out)
+        finally:
+            docker("exec", node, "rm", "-f", target, check=False)
