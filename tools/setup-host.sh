@@ -6,7 +6,7 @@ source "$(dirname "$0")/lib.sh"
 
 PACKAGES=(docker.io qemu-user-static binfmt-support mmdebstrap arch-test python3-venv
           python3-dev git curl ca-certificates iptables shellcheck
-          docker-registry skopeo)
+          docker-registry skopeo golang-go dpkg-dev)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
