@@ -19,7 +19,7 @@ from ansible_collections.multiarch.k8s.plugins.module_utils._build import (
 from ansible_collections.multiarch.k8s.plugins.module_utils._cache import CacheError, LockFile
 from ansible_collections.multiarch.k8s.plugins.module_utils._oci import ImageError, parse_reference
 from ansible_collections.multiarch.k8s.plugins.module_utils._publish import (
-    image_annotations, layout_tag_digest, push_layout, write_holder,
+    image_annotations, layout_tag_digest, load_into_docker, push_layout, write_holder,
 )
 from ansible_collections.multiarch.k8s.plugins.module_utils._registry import Registry, RegistryError
 
@@ -53,9 +53,10 @@ def run(source, platforms, dest, components=None, build_dir="~/.cache/multiarch-
         ref = parse_reference(dest)
     except ImageError as e:
         raise BuildError("dest: %s" % e)
-    if ref.transport == "docker-daemon":
-        raise BuildError("dest %s: the Docker engine keeps one platform per tag; publish to a registry "
-                         "(docker://) or an OCI layout (oci:) and pull from there" % dest)
+    if ref.transport == "docker-daemon" and len(plats) != 1:
+        raise BuildError("dest %s: the Docker engine keeps one platform per tag, and %d platforms were asked "
+                         "for; load one platform per tag, or publish to a registry (docker://) or an OCI "
+                         "layout (oci:)" % (dest, len(plats)))
     if not ref.tag:
         raise BuildError("dest %s needs a tag to publish under" % dest)
     try:
@@ -116,7 +117,20 @@ def run(source, platforms, dest, components=None, build_dir="~/.cache/multiarch-
                                              m["platform"].get("variant")])), m["digest"]) for m in index["manifests"])
 
     published = False
-    if ref.transport == "oci":
+    if ref.transport == "docker-daemon":
+        name = ref.location + ":" + ref.tag
+        if check_mode:
+            actions.append("would load %s into the Docker engine" % name)
+            published = True
+        else:
+            try:
+                image_id, published = load_into_docker(staged, dict(index["manifests"][0]), name,
+                                                       os.path.join(build_dir, "images"))
+            except Exception as e:  # pylint: disable=broad-except
+                raise BuildError("loading %s into the Docker engine failed: %s" % (name, e))
+            if published:
+                actions.append("loaded %s into the Docker engine (image %s)" % (name, image_id))
+    elif ref.transport == "oci":
         if before != index_digest and check_mode:
             published = True
             actions.append("would write %s (index %s)" % (dest, index_digest))

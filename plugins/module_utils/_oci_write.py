@@ -58,6 +58,36 @@ _KINDS = {"file": tarfile.REGTYPE, "dir": tarfile.DIRTYPE, "symlink": tarfile.SY
           "blk": tarfile.BLKTYPE}
 
 
+def _write_entries(fileobj, entries):
+    """Write ``tar_entry`` dicts as a reproducible tar stream (mtime 0, root-owned) into ``fileobj``."""
+    with tarfile.open(fileobj=fileobj, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+        for e in entries:
+            info = tarfile.TarInfo(e["path"])
+            info.type = _KINDS[e["kind"]]
+            info.mode = e["mode"]
+            info.mtime = 0
+            info.uid = info.gid = 0
+            info.uname = info.gname = "root"
+            info.linkname = e["linkname"] or ""
+            if e["kind"] == "file":
+                if e["src"] is not None:
+                    info.size = os.path.getsize(e["src"]) if e["size"] is None else e["size"]
+                    with open(e["src"], "rb") as f:
+                        tar.addfile(info, f)
+                else:
+                    data = e["data"] or b""
+                    info.size = len(data) if e["size"] is None else e["size"]
+                    tar.addfile(info, io.BytesIO(data))
+            else:
+                tar.addfile(info)
+
+
+def write_tar(path, entries):
+    """Write a plain tar file of ``tar_entry`` dicts (an image archive for ``docker load``)."""
+    with open(path, "wb") as f:
+        _write_entries(f, entries)
+
+
 class LayoutWriter(object):
     """Builds an OCI image layout in ``root`` (created if absent; blobs are added, never rewritten)."""
 
@@ -90,26 +120,7 @@ class LayoutWriter(object):
             outer = _Hashing(raw)
             gz = gzip.GzipFile(filename="", mode="wb", fileobj=outer, mtime=0, compresslevel=level) if compress else None
             inner = _Hashing(gz if gz else outer)
-            with tarfile.open(fileobj=inner, mode="w|", format=tarfile.PAX_FORMAT) as tar:
-                for e in entries:
-                    info = tarfile.TarInfo(e["path"])
-                    info.type = _KINDS[e["kind"]]
-                    info.mode = e["mode"]
-                    info.mtime = 0
-                    info.uid = info.gid = 0
-                    info.uname = info.gname = "root"
-                    info.linkname = e["linkname"] or ""
-                    if e["kind"] == "file":
-                        if e["src"] is not None:
-                            info.size = os.path.getsize(e["src"]) if e["size"] is None else e["size"]
-                            with open(e["src"], "rb") as f:
-                                tar.addfile(info, f)
-                        else:
-                            data = e["data"] or b""
-                            info.size = len(data) if e["size"] is None else e["size"]
-                            tar.addfile(info, io.BytesIO(data))
-                    else:
-                        tar.addfile(info)
+            _write_entries(inner, entries)
             if gz:
                 gz.close()
             diff_id = "sha256:" + inner.h.hexdigest()

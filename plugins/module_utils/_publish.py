@@ -14,9 +14,10 @@ from __future__ import annotations
 import json
 import os
 
+from ansible_collections.multiarch.k8s.plugins.module_utils._deps import require_docker
 from ansible_collections.multiarch.k8s.plugins.module_utils._holder import METADATA, METADATA_SCHEMA
 from ansible_collections.multiarch.k8s.plugins.module_utils._oci import REF_NAME
-from ansible_collections.multiarch.k8s.plugins.module_utils._oci_write import LayoutWriter, tar_entry
+from ansible_collections.multiarch.k8s.plugins.module_utils._oci_write import LayoutWriter, tar_entry, write_tar
 
 # the fields of a build record that describe the binary (not where or how fast it was built)
 _META_FIELDS = ("sha256", "size", "version", "goarch", "goarm", "static", "stripped", "origin", "source", "go")
@@ -94,3 +95,37 @@ def push_layout(root, index_desc, registry, tag, log=None):
         registry.push_manifest(m["digest"], body, m["mediaType"])
     registry.push_manifest(tag, index_body, index_desc["mediaType"])
     return uploaded
+
+
+def load_into_docker(root, manifest_desc, repo_tag, tmpdir):
+    """Load one platform's image of the layout into the local Docker engine as ``repo_tag``.
+
+    The engine keeps one platform per tag. Returns (image id, loaded) where ``loaded`` is False when
+    the engine already had this exact image under the tag.
+    """
+    docker = require_docker()
+    with open(_blob(root, manifest_desc["digest"]), "rb") as f:
+        manifest = json.loads(f.read().decode("utf-8"))
+    config_digest = manifest["config"]["digest"]
+    client = docker.from_env(timeout=600)
+    try:
+        try:
+            if client.images.get(repo_tag).id == config_digest:
+                return config_digest, False
+        except docker.errors.ImageNotFound:
+            pass
+        archive = os.path.join(tmpdir, "docker-load.tar")
+        names = ["%s.json" % config_digest.split(":", 1)[1]]
+        layers = ["%s/layer.tar" % d["digest"].split(":", 1)[1] for d in manifest["layers"]]
+        entries = [tar_entry(names[0], src=_blob(root, config_digest), mode=0o644)]
+        for name, d in zip(layers, manifest["layers"]):
+            entries.append(tar_entry(name, src=_blob(root, d["digest"]), mode=0o644))
+        doc = [{"Config": names[0], "RepoTags": [repo_tag], "Layers": layers}]
+        entries.append(tar_entry("manifest.json", data=json.dumps(doc).encode("utf-8"), mode=0o644))
+        write_tar(archive, entries)
+        with open(archive, "rb") as f:
+            client.images.load(f)
+        os.unlink(archive)
+        return config_digest, True
+    finally:
+        client.close()

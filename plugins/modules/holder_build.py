@@ -45,7 +45,8 @@ options:
   dest:
     description:
       - Where to publish, C(docker://HOST/REPO:TAG) (pushed to a registry; plain HTTP for loopback or
-        O(insecure=true)) or C(oci:PATH:TAG) (an OCI image layout).
+        O(insecure=true)), C(oci:PATH:TAG) (an OCI image layout), or C(docker-daemon:REPO:TAG) (loaded into
+        the local Docker engine; one platform only, as the engine keeps one platform per tag).
     type: str
     required: true
   components:

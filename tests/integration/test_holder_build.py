@@ -223,3 +223,24 @@ def test_four_platform_index_read_back_and_run_on_every_node(tmp_path):
             assert "CNI loopback plugin v1.1.1" in out, (platform, out)
         finally:
             docker("exec", node, "rm", "-f", target, check=False)
+
+
+def test_load_one_platform_into_the_docker_engine(tmp_path):
+    name = "multiarch-k8s-tests/loaded-holder:v6"
+    args = {"source": "debian:kubernetes", "components": ["pause", "loopback"], "platforms": ["linux/arm/v6"],
+            "dest": "docker-daemon:" + name, "build_dir": BUILD_DIR}
+    try:
+        first, rc = build(args)
+        assert rc == 0, first
+        assert first["changed"] is True
+        inspect = docker("image", "inspect", name, "--format", "{{.Os}}/{{.Architecture}}/{{.Variant}}").stdout
+        assert inspect.strip() == "linux/arm/v6"
+        again, rc = build(args)
+        assert rc == 0 and again["changed"] is False
+        pulled = Puller("docker-daemon:" + name, ["linux/arm/v6"], str(tmp_path / "c")).run()
+        assert sorted(f["name"] for f in pulled["bundles"]["linux/arm/v6"]["files"]) == ["loopback", "pause"]
+        many, rc = build(dict(args, platforms=["linux/arm/v6", "linux/arm/v7"]))
+        assert rc != 0
+        assert "the Docker engine keeps one platform per tag, and 2 platforms were asked for" in many["msg"]
+    finally:
+        docker("rmi", name, check=False)
