@@ -45,6 +45,17 @@ def gzip_reader():
         return gzip.GzipFile, (zlib.error,)
 
 
+def gzip_writer(fileobj):
+    """A gzip stream writing into ``fileobj``: ISA-L's at its best ratio when installed (several times
+    faster), else the standard library's at level 6. No name or time in the header."""
+    try:
+        from isal import igzip  # pylint: disable=import-outside-toplevel
+        return igzip.IGzipFile(fileobj=fileobj, mode="wb", compresslevel=3, mtime=0)
+    except ImportError:
+        import gzip  # pylint: disable=import-outside-toplevel
+        return gzip.GzipFile(filename="", fileobj=fileobj, mode="wb", compresslevel=6, mtime=0)
+
+
 def require_docker():
     try:
         import docker  # pylint: disable=import-outside-toplevel

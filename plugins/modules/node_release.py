@@ -1,0 +1,215 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: multiarch.k8s contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: node_release
+short_description: Put a verified bundle of binaries on a node as a staged release and switch to it atomically
+version_added: 0.1.0
+description:
+  - Installs the bundle that M(multiarch.k8s.holder_pull) returned for the node's platform into
+    C(<prefix>/releases/<bundle-id>/), smoke-tests every staged binary on the node, then points
+    C(<prefix>/current) at it by renaming a new symlink over the old one (there is never a moment without
+    one). C(<bin_dir>/<binary>) links go through C(current). The last O(keep) releases are kept.
+  - Only what the node lacks is sent. The node first reports the sha256 of the files its releases hold;
+    files it has are hard-linked, the others are sent gzip-compressed through the connection, streamed,
+    never held whole in memory, then unpacked into a temp file in the release directory, checked against
+    their sha256, fsynced and renamed. Two module runs per host.
+  - A smoke test that fails (an ARMv7 binary on an ARMv6 CPU dies with SIGILL) leaves nothing staged and
+    C(current) where it was. Free space is checked before anything is sent.
+  - The node side uses the Python standard library only.
+author:
+  - multiarch.k8s developers (@multiarch-k8s)
+options:
+  bundle:
+    description:
+      - The bundle of the node's platform, as returned by M(multiarch.k8s.holder_pull) in C(bundles),
+        with C(bundle_id) and C(files) (C(name), C(sha256), C(size), and C(path) on the controller).
+    type: dict
+    required: true
+  prefix:
+    description:
+      - Where releases live on the node.
+    type: path
+    default: /opt/multiarch-k8s
+  bin_dir:
+    description:
+      - Directory for the links to C(<prefix>/current/<binary>); empty for none.
+    type: path
+    default: /usr/local/bin
+  switch:
+    description:
+      - Switch C(current) to the release. With C(false) the release is only staged (sent and smoke-tested),
+        as an upgrade does before it drains a node.
+    type: bool
+    default: true
+  keep:
+    description:
+      - How many complete releases to keep; older ones are removed (never the current one).
+    type: int
+    default: 3
+  smoke_args:
+    description:
+      - Arguments of the smoke test per binary name. C(--version) for binaries not listed; the CNI plugins
+        and C(pause) have their own defaults (no argument, C(-v)).
+    type: dict
+    default: {}
+  smoke_timeout:
+    description:
+      - Seconds a smoke test may take (emulated or small CPUs are slow).
+    type: int
+    default: 120
+  uploads:
+    description:
+      - Set by the action plugin, not by users. sha256 -> path on the node of a gzip file it sent.
+    type: dict
+    default: {}
+  inventory_only:
+    description:
+      - Set by the action plugin, not by users. Only report what the node holds.
+    type: bool
+    default: false
+attributes:
+  check_mode:
+    support: full
+    description: Reports what would be sent, linked, smoke-tested and switched; sends and changes nothing.
+  diff_mode:
+    support: full
+    description: The diff shows the current release and the releases kept, before and after.
+  idempotent:
+    support: full
+    description: A second run sends nothing and reports C(changed=false).
+seealso:
+  - module: multiarch.k8s.holder_pull
+  - module: multiarch.k8s.node_facts
+"""
+
+EXAMPLES = r"""
+- name: Install each node's bundle (pulled once per platform) and switch to it
+  multiarch.k8s.node_release:
+    bundle: "{{ hostvars['localhost'].__pulled.bundles[multiarch_k8s.platform] }}"
+    prefix: /opt/multiarch-k8s
+
+- name: Stage only (sent and smoke-tested while the node still serves), switch later
+  multiarch.k8s.node_release:
+    bundle: "{{ new_bundle }}"
+    switch: false
+"""
+
+RETURN = r"""
+release:
+  description: The release id (the bundle id).
+  returned: success
+  type: str
+  sample: v1.20.2-linux-arm-v6-1a2b3c4d5e6f
+current:
+  description: The release C(current) points at after the run.
+  returned: success
+  type: str
+previous:
+  description: The release C(current) pointed at before the run, or null.
+  returned: success
+  type: str
+releases:
+  description: Complete releases on the node after the run, oldest first.
+  returned: success
+  type: list
+  elements: str
+files_sent:
+  description: Files the controller sent.
+  returned: success
+  type: int
+files_reused:
+  description: Files hard-linked from another release on the node.
+  returned: success
+  type: int
+bytes_sent:
+  description: Compressed bytes the controller sent to this node.
+  returned: success
+  type: int
+actions:
+  description: What was done (or would be), in words.
+  returned: always
+  type: list
+  elements: str
+"""
+
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.multiarch.k8s.plugins.module_utils._release import (
+    Prefix, ReleaseError, check_id, link_bins, prune, stage, switch,
+)
+
+# smoke tests of binaries that do not answer --version
+DEFAULT_SMOKE = {"pause": ["-v"], "kubectl": ["version", "--client"], "bridge": [], "host-local": [], "loopback": [], "portmap": [], "ptp": [],
+                 "bandwidth": [], "firewall": [], "tuning": []}
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            bundle=dict(type="dict", required=True),
+            prefix=dict(type="path", default="/opt/multiarch-k8s"),
+            bin_dir=dict(type="path", default="/usr/local/bin"),
+            switch=dict(type="bool", default=True),
+            keep=dict(type="int", default=3),
+            smoke_args=dict(type="dict", default={}),
+            smoke_timeout=dict(type="int", default=120),
+            uploads=dict(type="dict", default={}),
+            inventory_only=dict(type="bool", default=False),
+        ),
+        supports_check_mode=True,
+    )
+    p = module.params
+    prefix = Prefix(p["prefix"], p["bin_dir"] or None)
+    try:
+        bundle_id = check_id(p["bundle"].get("bundle_id"))
+        files = p["bundle"].get("files") or []
+        if not files:
+            raise ReleaseError("the bundle %s has no files" % bundle_id)
+        releases, current, have = prefix.inventory()
+        if p["inventory_only"]:
+            module.exit_json(changed=False, have=sorted(have), current=current, releases=releases,
+                             free_mb=prefix.free_mb(), staged=prefix.read_release(bundle_id) is not None)
+        if p["keep"] < 1:
+            raise ReleaseError("keep must be at least 1, not %d" % p["keep"])
+        before = {"current": current, "releases": releases}
+        smoke_args = dict(DEFAULT_SMOKE, **p["smoke_args"])
+        changed, actions, sent, reused = stage(prefix, bundle_id, files, p["uploads"], smoke_args,
+                                               p["smoke_timeout"], check_mode=module.check_mode)
+        if p["switch"] and current != bundle_id:
+            changed = True
+            actions.append("%s current: %s -> %s" % ("would switch" if module.check_mode else "switched",
+                                                     current, bundle_id))
+            if not module.check_mode:
+                switch(prefix, bundle_id)
+        if p["switch"] and not module.check_mode:
+            links = link_bins(prefix, [f["name"] for f in files])
+            if links:
+                changed = True
+                actions.append("linked %s" % ", ".join(links))
+        if not module.check_mode:
+            removed = prune(prefix, p["keep"])
+            if removed:
+                changed = True
+                actions.append("pruned %s" % ", ".join(removed))
+        releases, current, _have = prefix.inventory()
+        if module.check_mode and p["switch"]:
+            current = bundle_id
+    except (ReleaseError, OSError) as e:
+        module.fail_json(msg=str(e) if isinstance(e, ReleaseError) else
+                         "%s: %s" % (getattr(e, "filename", None) or p["prefix"], e.strerror or e))
+    module.exit_json(changed=changed, release=bundle_id, current=current, previous=before["current"],
+                     releases=releases, files_sent=sent, files_reused=reused,
+                     bytes_sent=sum(os.path.getsize(u) for u in p["uploads"].values() if os.path.exists(u)),
+                     actions=actions, diff={"before": before, "after": {"current": current, "releases": releases}})
+
+
+if __name__ == "__main__":
+    main()

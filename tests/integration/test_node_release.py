@@ -1,0 +1,200 @@
+# -*- coding: utf-8 -*-
+# Copyright: multiarch.k8s contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""node_release on the emulated fleet: facts -> one pull per platform -> each node gets its bundle.
+
+The bundle is the test holder image of Debian's binaries (kubectl, etcd, CNI plugins) from the
+registry on 127.0.0.1; smoke tests run on the nodes (under QEMU for the ARM ones).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+
+import pytest
+
+from runner import docker
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+NODES = ["mk8s-amd64", "mk8s-arm64", "mk8s-armhf", "mk8s-armel"]
+
+
+def playbook(extra, check=False):
+    cmd = ["ansible-playbook", os.path.join(HERE, "playbooks", "release.yml"), "-e", json.dumps(extra)]
+    if check:
+        cmd.append("--check")
+    env = dict(os.environ, ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="json")
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1800, check=False)
+    doc = json.loads(proc.stdout)
+    tasks = doc["plays"][0]["tasks"]
+    install = [t for t in tasks if t["task"]["name"] == "Install the bundle of the host's platform"]
+    return (install[0]["hosts"] if install else {}), doc["stats"], proc.returncode
+
+
+@pytest.fixture(scope="module")
+def runs(ours_ref, tmp_path_factory):
+    extra = {"src": ours_ref, "cache_dir": str(tmp_path_factory.mktemp("cache")), "require_static": "false"}
+    for node in NODES:
+        docker("exec", node, "rm", "-rf", "/opt/multiarch-k8s", check=False)
+    check = playbook(extra, check=True)
+    after_check = dict((node, docker("exec", node, "test", "-e", "/opt/multiarch-k8s", check=False).returncode == 0)
+                       for node in NODES)
+    first = playbook(extra)
+    second = playbook(extra)
+    yield {"check": check, "first": first, "second": second, "extra": extra, "after_check": after_check}
+    for node in NODES:
+        docker("exec", node, "sh", "-c", "rm -rf /opt/multiarch-k8s; cd /usr/local/bin && "
+               "for f in *; do [ -L \"$f\" ] && rm -f \"$f\"; done", check=False)
+
+
+def test_check_mode_sends_nothing(runs):
+    hosts, _stats, rc = runs["check"]
+    assert rc == 0
+    for node in NODES:
+        assert hosts[node]["changed"] is True
+        assert hosts[node]["actions"][0].startswith("would install v1.20.2-")
+        assert runs["after_check"][node] is False  # nothing was written on the node
+
+
+@pytest.mark.parametrize("node", NODES)
+def test_each_node_gets_its_platform_bundle(runs, node):
+    hosts, _stats, rc = runs["first"]
+    assert rc == 0, hosts
+    res = hosts[node]
+    assert res["changed"] is True and res["module_calls"] == 2
+    assert res["files_sent"] == 6 and res["bytes_sent"] > 0
+    platform_label = res["release"].split("-", 1)[1].rsplit("-", 1)[0]
+    expected = {"mk8s-amd64": "linux-amd64", "mk8s-arm64": "linux-arm64", "mk8s-armhf": "linux-arm-v7",
+                "mk8s-armel": "linux-arm-v6"}[node]
+    assert platform_label == expected
+    link = docker("exec", node, "readlink", "/opt/multiarch-k8s/current").stdout.strip()
+    assert link == "releases/" + res["release"]
+    out = docker("exec", node, "kubectl", "version", "--client", "--short").stdout
+    assert "Client Version: v1.20.2" in out  # through /usr/local/bin -> current
+
+
+def test_rerun_sends_nothing_and_changes_nothing(runs):
+    hosts, stats, rc = runs["second"]
+    assert rc == 0
+    for node in NODES:
+        assert hosts[node]["changed"] is False, hosts[node]["actions"]
+        assert hosts[node]["bytes_sent"] == 0
+        assert stats[node]["changed"] == 0
+
+
+# --- faults: each one leaves a working current, or none if there was none ---------------------
+FAULT_PREFIX = "/opt/mk8s-fault"
+
+
+def _record(component, platform):
+    from ansible_collections.multiarch.k8s.plugins.module_utils import _platforms as P  # pylint: disable=import-outside-toplevel
+    from ansible_collections.multiarch.k8s.plugins.module_utils._build import Builder, SourceCache  # pylint: disable=import-outside-toplevel
+    build_dir = os.path.join(os.environ.get("MULTIARCH_CACHE", "/var/cache/multiarch-k8s"), "build")
+    sources = SourceCache(build_dir)
+    spec, patches = (("debian:kubernetes", False) if component == "pause"
+                     else ("debian:golang-github-containernetworking-plugins", True))
+    return Builder(build_dir, sources.prepare(spec, debian_patches=patches), sources=sources).build(
+        component, P.by_oci(platform))
+
+
+def _bundle(bundle_id, *records, **overrides):
+    files = [{"name": r["component"], "sha256": r["sha256"], "size": r["size"], "path": r["path"]} for r in records]
+    for f in files:
+        f.update(overrides.get(f["name"], {}))
+    return {"bundle_id": bundle_id, "files": files}
+
+
+def install(node, bundle, **args):
+    from runner import ansible_module  # pylint: disable=import-outside-toplevel
+    hosts, rc = ansible_module("multiarch.k8s.node_release",
+                               dict({"bundle": bundle, "prefix": FAULT_PREFIX, "bin_dir": ""}, **args), pattern=node)
+    return hosts[node], rc
+
+
+def current(node):
+    return docker("exec", node, "readlink", FAULT_PREFIX + "/current", check=False).stdout.strip()
+
+
+def releases(node):
+    return sorted(docker("exec", node, "ls", "-A", FAULT_PREFIX + "/releases", check=False).stdout.split())
+
+
+@pytest.fixture
+def armel_with_a_good_release():
+    docker("exec", "mk8s-armel", "rm", "-rf", FAULT_PREFIX, check=False)
+    good = _bundle("good-v6", _record("pause", "linux/arm/v6"), _record("loopback", "linux/arm/v6"))
+    res, rc = install("mk8s-armel", good)
+    assert rc == 0, res
+    assert current("mk8s-armel") == "releases/good-v6"
+    yield good
+    docker("exec", "mk8s-armel", "sh", "-c", "umount %s 2>/dev/null; rm -rf %s" % (FAULT_PREFIX, FAULT_PREFIX), check=False)
+
+
+def test_armv7_binary_fails_its_smoke_test_and_is_never_switched_to(armel_with_a_good_release):
+    bad = _bundle("v7-on-v6", _record("pause", "linux/arm/v7"))
+    res, rc = install("mk8s-armel", bad)
+    assert rc != 0
+    assert res["msg"] == ("smoke test failed, nothing switched: pause -v was killed by signal 4 "
+                          "(SIGILL: code for another CPU)")
+    assert current("mk8s-armel") == "releases/good-v6"
+    assert releases("mk8s-armel") == ["good-v6"]
+
+
+def test_file_whose_sha256_does_not_match(armel_with_a_good_release, tmp_path):
+    v6 = _record("loopback", "linux/arm/v6")
+    liar = _bundle("liar", _record("pause", "linux/arm/v7"), pause={"sha256": v6["sha256"][:-1] + "0"})
+    res, rc = install("mk8s-armel", liar)
+    assert rc != 0
+    assert "pause arrived with sha256 " in res["msg"] and ": not installed" in res["msg"]
+    assert current("mk8s-armel") == "releases/good-v6"
+    assert releases("mk8s-armel") == ["good-v6"]
+
+
+def test_not_enough_space_sends_nothing(armel_with_a_good_release):
+    docker("exec", "mk8s-armel", "sh", "-c", "rm -rf %s && mkdir -p %s && mount -t tmpfs -o size=1m tmpfs %s"
+           % (FAULT_PREFIX, FAULT_PREFIX, FAULT_PREFIX))
+    res, rc = install("mk8s-armel", _bundle("big", _record("loopback", "linux/arm/v6")))
+    assert rc != 0
+    assert res["msg"].startswith("not enough space at %s: " % FAULT_PREFIX)
+    assert res["msg"].endswith("nothing was sent")
+    assert releases("mk8s-armel") == []
+
+
+@pytest.mark.parametrize("bundle_id, message", [
+    ("../../etc", "'../../etc' is not a release id this collection makes"),
+    ("has space", "'has space' is not a release id"),
+])
+def test_release_id_that_is_not_ours(armel_with_a_good_release, bundle_id, message):
+    res, rc = install("mk8s-armel", _bundle(bundle_id, _record("pause", "linux/arm/v6")))
+    assert rc != 0
+    assert message in res["msg"]
+    assert current("mk8s-armel") == "releases/good-v6"
+
+
+def test_planted_symlink_in_a_release_dir(armel_with_a_good_release):
+    docker("exec", "mk8s-armel", "sh", "-c", "mkdir -p %s/releases/planted && touch %s/releases/planted/.staging && "
+           "ln -s /etc/shadow %s/releases/planted/pause" % ((FAULT_PREFIX,) * 3))
+    res, rc = install("mk8s-armel", _bundle("planted", _record("pause", "linux/arm/v6")))
+    assert rc != 0
+    assert "is a symbolic link to /etc/shadow planted in a release directory; refused" in res["msg"]
+    assert current("mk8s-armel") == "releases/good-v6"
+
+
+def test_foreign_directory_under_a_release_name(armel_with_a_good_release):
+    docker("exec", "mk8s-armel", "sh", "-c", "mkdir -p %s/releases/theirs && touch %s/releases/theirs/data"
+           % (FAULT_PREFIX, FAULT_PREFIX))
+    res, rc = install("mk8s-armel", _bundle("theirs", _record("pause", "linux/arm/v6")))
+    assert rc != 0
+    assert "releases/theirs exists but is not a release this collection made" in res["msg"]
+    assert docker("exec", "mk8s-armel", "test", "-f", FAULT_PREFIX + "/releases/theirs/data", check=False).returncode == 0
+
+
+def test_same_files_under_a_new_release_are_linked_not_sent(armel_with_a_good_release):
+    again = dict(armel_with_a_good_release, bundle_id="good-v6-again")
+    res, rc = install("mk8s-armel", again)
+    assert rc == 0, res
+    assert res["files_sent"] == 0 and res["files_reused"] == 2 and res["bytes_sent"] == 0
+    assert res["previous"] == "good-v6" and res["current"] == "good-v6-again"
+    assert releases("mk8s-armel") == ["good-v6", "good-v6-again"]
