@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: multiarch.k8s contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""node_release on the emulated fleet: facts -> one pull per platform -> each node gets its bundle.
+"""playbooks/site.yml (multiarch.k8s.site) and node_release on the emulated fleet: facts -> one pull per
+platform -> each node gets its bundle.
 
 The bundle is the test holder image of Debian's binaries (kubectl, etcd, CNI plugins) from the
 registry on 127.0.0.1; smoke tests run on the nodes (under QEMU for the ARM ones).
@@ -17,25 +18,25 @@ import pytest
 
 from runner import docker
 
-HERE = os.path.dirname(os.path.abspath(__file__))
 NODES = ["mk8s-amd64", "mk8s-arm64", "mk8s-armhf", "mk8s-armel"]
 
 
 def playbook(extra, check=False):
-    cmd = ["ansible-playbook", os.path.join(HERE, "playbooks", "release.yml"), "-e", json.dumps(extra)]
+    cmd = ["ansible-playbook", "multiarch.k8s.site", "-e", json.dumps(extra)]
     if check:
         cmd.append("--check")
     env = dict(os.environ, ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="json")
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1800, check=False)
     doc = json.loads(proc.stdout)
     tasks = doc["plays"][0]["tasks"]
-    install = [t for t in tasks if t["task"]["name"] == "Install the bundle of the host's platform"]
+    install = [t for t in tasks if t["task"]["name"] == "Install each host's bundle as a staged release and switch to it"]
     return (install[0]["hosts"] if install else {}), doc["stats"], proc.returncode
 
 
 @pytest.fixture(scope="module")
 def runs(ours_ref, tmp_path_factory):
-    extra = {"src": ours_ref, "cache_dir": str(tmp_path_factory.mktemp("cache")), "require_static": "false"}
+    extra = {"multiarch_k8s_holder_src": ours_ref, "multiarch_k8s_cache_dir": str(tmp_path_factory.mktemp("cache")),
+             "multiarch_k8s_hosts": "fleet"}
     for node in NODES:
         docker("exec", node, "rm", "-rf", "/opt/multiarch-k8s", check=False)
     check = playbook(extra, check=True)
@@ -82,6 +83,23 @@ def test_rerun_sends_nothing_and_changes_nothing(runs):
         assert hosts[node]["changed"] is False, hosts[node]["actions"]
         assert hosts[node]["bytes_sent"] == 0
         assert stats[node]["changed"] == 0
+
+
+def test_blocking_preflight_stops_the_host_before_anything_changes(ours_ref, tmp_path):
+    docker("exec", "mk8s-armel", "rm", "-rf", "/opt/mk8s-preflight", check=False)
+    extra = {"multiarch_k8s_holder_src": ours_ref, "multiarch_k8s_cache_dir": str(tmp_path / "c"),
+             "multiarch_k8s_hosts": "mk8s-armel", "multiarch_k8s_prefix": "/opt/mk8s-preflight",
+             "multiarch_k8s_min_free_mb": 10 ** 9}
+    cmd = ["ansible-playbook", "multiarch.k8s.site", "-e", json.dumps(extra)]
+    env = dict(os.environ, ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="json")
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900, check=False)
+    assert proc.returncode != 0
+    doc = json.loads(proc.stdout)
+    failed = [t for t in doc["plays"][0]["tasks"] if t["hosts"].get("mk8s-armel", {}).get("failed")]
+    assert failed[0]["task"]["name"] == "Stop a host with a blocking preflight finding before anything changes on it"
+    assert failed[0]["hosts"]["mk8s-armel"]["msg"].startswith("only ")
+    assert "MB needed for the binaries and two releases" in failed[0]["hosts"]["mk8s-armel"]["msg"]
+    assert docker("exec", "mk8s-armel", "test", "-e", "/opt/mk8s-preflight", check=False).returncode != 0
 
 
 # --- faults: each one leaves a working current, or none if there was none ---------------------
