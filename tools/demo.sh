@@ -1,19 +1,27 @@
 #!/usr/bin/env bash
-# `make demo`: the emulated fleet up, then multiarch.k8s classifies every node and prints the
-# fleet's facts as a table. `make demo-down` removes the fleet (images stay cached).
+# `make demo`: the emulated fleet up, static binaries built from source for its four platforms and
+# published to the local registry, then site.yml: facts, one pull per platform, every node gets its
+# release. Ends with the fleet as a table. `make demo-down` removes the fleet (caches stay).
 source "$(dirname "$0")/lib.sh"
+HOLDER="docker://$REGISTRY/multiarch-k8s/k8s-bins:v1.20.2"
 case "${1:-up}" in
   up)
-    stage "host set-up (apt packages, binfmt_misc, Docker engine)"
+    stage "host set-up (apt packages, binfmt_misc, Docker engine, registry on $REGISTRY)"
     "$REPO/tools/setup-host.sh"
     stage "python set-up (virtualenv, collection build + install)"
     "$REPO/tools/setup-python.sh"
-    stage "fleet up"
+    stage "fleet up (amd64, arm64, armhf, armel with an ARM1176 CPU)"
     python "$REPO/tests/fleet/fleet.py" up
-    stage "node facts of every host (multiarch.k8s.node_facts)"
+    stage "building static binaries from Debian's sources for four platforms (cached; the first time takes a while)"
+    ansible-playbook multiarch.k8s.build -v \
+      -e "{\"multiarch_k8s_build_dest\": \"$HOLDER\", \"multiarch_k8s_build_dir\": \"$CACHE/build\",
+           \"multiarch_k8s_build_components\": [\"kubelet\", \"kube-proxy\", \"pause\", \"bridge\", \"host-local\", \"loopback\", \"portmap\"],
+           \"multiarch_k8s_lock_file\": \"$OUT/demo-lock.yml\"}" 2>&1 | grep --line-buffered -E "holder_build:|ok:|changed:|failed|ERROR" || true
+    stage "site.yml: facts, one pull per platform, each node gets its release"
     ANSIBLE_LOAD_CALLBACK_PLUGINS=1 ANSIBLE_STDOUT_CALLBACK=json \
-      ansible fleet -m multiarch.k8s.node_facts >"$OUT/demo-facts.json" || true
-    python "$REPO/tools/facts_table.py" "$OUT/demo-facts.json"
+      ansible-playbook multiarch.k8s.site -e "{\"multiarch_k8s_holder_src\": \"$HOLDER\", \"multiarch_k8s_hosts\": \"fleet\",
+        \"multiarch_k8s_lock_file\": \"$OUT/demo-lock.yml\"}" >"$OUT/demo-site.json" || true
+    python "$REPO/tools/facts_table.py" "$OUT/demo-site.json"
     stage "demo done; the fleet stays up (make demo-down removes it)" ;;
   down)
     "$REPO/tools/fleet.sh" down ;;

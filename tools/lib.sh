@@ -32,5 +32,5 @@ export ANSIBLE_COLLECTIONS_PATH="$COLLECTIONS:$DEPS_COLLECTIONS"
 export ANSIBLE_CONFIG="$REPO/tests/ansible.cfg"
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 
-_t0=${_t0:-$(date +%s)}
+export _t0=${_t0:-$(date +%s)}
 stage() { printf '==> [%4ss] %s\n' "$(( $(date +%s) - _t0 ))" "$*"; }
