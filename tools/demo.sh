@@ -16,12 +16,17 @@ case "${1:-up}" in
     ansible-playbook multiarch.k8s.build -v \
       -e "{\"multiarch_k8s_build_dest\": \"$HOLDER\", \"multiarch_k8s_build_dir\": \"$CACHE/build\",
            \"multiarch_k8s_build_components\": [\"kubelet\", \"kube-proxy\", \"pause\", \"bridge\", \"host-local\", \"loopback\", \"portmap\"],
-           \"multiarch_k8s_lock_file\": \"$OUT/demo-lock.yml\"}" 2>&1 | grep --line-buffered -E "holder_build:|ok:|changed:|failed|ERROR" || true
+           \"multiarch_k8s_lock_file\": \"$OUT/demo-lock.yml\"}" >"$OUT/demo-build.log" 2>&1 &
+    build=$!
+    tail --pid="$build" -n +1 -f "$OUT/demo-build.log" | grep --line-buffered -E "holder_build:|fatal|ERROR" || true
+    wait "$build" || { echo "the build failed; its whole output is in $OUT/demo-build.log" >&2; exit 1; }
     stage "site.yml: facts, one pull per platform, each node gets its release"
+    rc=0
     ANSIBLE_LOAD_CALLBACK_PLUGINS=1 ANSIBLE_STDOUT_CALLBACK=json \
       ansible-playbook multiarch.k8s.site -e "{\"multiarch_k8s_holder_src\": \"$HOLDER\", \"multiarch_k8s_hosts\": \"fleet\",
-        \"multiarch_k8s_lock_file\": \"$OUT/demo-lock.yml\"}" >"$OUT/demo-site.json" || true
-    python "$REPO/tools/facts_table.py" "$OUT/demo-site.json"
+        \"multiarch_k8s_lock_file\": \"$OUT/demo-lock.yml\"}" >"$OUT/demo-site.json" || rc=$?
+    python "$REPO/tools/facts_table.py" "$OUT/demo-site.json" || true
+    [ "$rc" = 0 ] || { echo "site.yml failed (exit $rc); its result is in $OUT/demo-site.json" >&2; exit "$rc"; }
     stage "demo done; the fleet stays up (make demo-down removes it)" ;;
   down)
     "$REPO/tools/fleet.sh" down ;;
