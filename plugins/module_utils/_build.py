@@ -28,11 +28,15 @@ import time
 
 from ansible_collections.multiarch.k8s.plugins.module_utils import _platforms as P
 from ansible_collections.multiarch.k8s.plugins.module_utils._elf import NotElf, describe, inspect, problems
+from ansible_collections.multiarch.k8s.plugins.module_utils._release import sha256_of as sha256_file
 
 BUILD_SCHEMA = 1
 K8S = "k8s.io/kubernetes"
 CNI = "github.com/containernetworking/plugins"
 ETCD = "go.etcd.io/etcd"
+# the test fixture (tests/fixtures/standin): stands in for Kubernetes binaries of versions that
+# cannot be had offline; built by this same path, named a stand-in in its output and metadata
+STANDIN = "example.invalid/multiarch-k8s/standin"
 # component -> (Go module it is built from, package directory, holder image folder)
 COMPONENTS = {
     "kubelet": (K8S, "cmd/kubelet", "k8s-bins"),
@@ -60,19 +64,10 @@ NEEDS_OPENAPI = ("kube-apiserver", "kube-controller-manager")
 OPENAPI_PKG = "k8s.io/kubernetes/pkg/generated/openapi"
 # a fixed build date keeps builds reproducible (SOURCE_DATE_EPOCH when the source gives one)
 DEFAULT_BUILD_DATE = "1970-01-01T00:00:00Z"
-_CHUNK = 1 << 20
 
 
 class BuildError(Exception):
     """A build that cannot go on; the message names the source, component and platform."""
-
-
-def sha256_file(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(_CHUNK), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _run(cmd, what, env=None, cwd=None, timeout=3600):
@@ -113,6 +108,21 @@ def _module_of(tree):
     return K8S if os.path.isdir(os.path.join(tree, "cmd", "kube-proxy")) else None
 
 
+def _tree_key(tree):
+    """Key of a source directory: its path and every file's name, size and mtime (no file is read)."""
+    h = hashlib.sha256(("dir:" + os.path.abspath(tree)).encode())
+    for d, dirs, files in os.walk(tree):
+        dirs.sort()
+        for name in sorted(files):
+            try:
+                st = os.lstat(os.path.join(d, name))
+            except OSError:
+                continue
+            h.update(("%s %d %d\n" % (os.path.relpath(os.path.join(d, name), tree), st.st_size,
+                                      st.st_mtime_ns)).encode())
+    return h.hexdigest()
+
+
 def _upstream_version(debian_version):
     """``1.20.2`` from ``1.20.5+really1.20.2-1.1+deb12u1``, ``1.1.1`` from ``1.1.1+ds1-3``."""
     v = debian_version.split(":")[-1].rsplit("-", 1)[0]
@@ -144,7 +154,7 @@ class SourceCache(object):
             if not os.path.isdir(os.path.join(spec, "vendor")) or not _module_of(spec):
                 raise BuildError("source %s is not a Go source tree with vendor/ this collection builds "
                                  "(Kubernetes or the CNI plugins)" % spec)
-            key = hashlib.sha256(("dir:" + os.path.abspath(spec)).encode()).hexdigest()
+            key = _tree_key(spec)
             ver = version or _tree_version(spec)
             if not ver:
                 raise BuildError("source %s does not say its version; give version (e.g. v1.20.2)" % spec)
@@ -357,6 +367,8 @@ class Builder(object):
         if self.source.module == CNI:
             flags.append("-X '%s/pkg/utils/buildversion.BuildVersion=%s'" % (CNI, v))
             return " ".join(flags)
+        if self.source.module == STANDIN:
+            return " ".join(flags + ["-X 'main.version=%s'" % v])
         if self.source.module == ETCD:
             flags.append("-X '%s/version.GitSHA=%s'" % (ETCD, "debian-source"))
             return " ".join(flags)
@@ -451,6 +463,8 @@ class Builder(object):
             raise BuildError("component %r is not one this collection builds (known: %s)"
                              % (component, ", ".join(sorted(COMPONENTS))))
         module, pkg, _folder = COMPONENTS[component]
+        if self.source.module == STANDIN and module == K8S and component != "pause":
+            module, pkg = STANDIN, "."
         if module != self.source.module:
             raise BuildError("%s is built from %s, but source %s is %s" % (component, module, self.source.description,
                                                                            self.source.module))
@@ -489,11 +503,14 @@ class Builder(object):
             if component == "pause":
                 self._compile_pause(platform, binary)
             else:
-                pkg = COMPONENTS[component][1]
+                pkg = COMPONENTS[component][1] if self.source.module != STANDIN else "."
                 go, env = self.go, self._env(platform)
                 if self.strategy == "qemu":
                     go, env = self._qemu(platform, env)
-                _run([go, "build", "-trimpath", "-buildvcs=false", "-ldflags", self.ldflags(), "-o", binary,
+                ldflags = self.ldflags()
+                if self.source.module == STANDIN:
+                    ldflags += " -X 'main.component=%s'" % component
+                _run([go, "build", "-trimpath", "-buildvcs=false", "-ldflags", ldflags, "-o", binary,
                       "./" + pkg if pkg != "." else "."], "go build of %s for %s" % (component, platform.oci),
                      env=env, cwd=workdir, timeout=self.timeout)
             seconds = time.monotonic() - start
@@ -505,7 +522,8 @@ class Builder(object):
             if found:
                 raise BuildError("the %s build of %s fails verification: %s" % (platform.oci, component, "; ".join(found)))
             is_c = component == "pause"
-            rec = {"component": component, "folder": COMPONENTS[component][2], "origin": "built",
+            origin = "stand-in" if self.source.module == STANDIN else "built"
+            rec = {"component": component, "folder": COMPONENTS[component][2], "origin": origin,
                    "platform": platform.oci, "sha256": sha256_file(binary),
                    "size": os.path.getsize(binary), "seconds": round(seconds, 1),
                    "go": None if is_c else self.go_version(), "goarch": None if is_c else platform.goarch,

@@ -14,7 +14,7 @@ import os
 import shutil
 
 from ansible_collections.multiarch.k8s.plugins.module_utils._build import (
-    CNI, COMPONENTS, ETCD, K8S, BuildError, Builder, SourceCache, platforms_of,
+    CNI, COMPONENTS, ETCD, K8S, STANDIN, BuildError, Builder, SourceCache, platforms_of,
 )
 from ansible_collections.multiarch.k8s.plugins.module_utils._cache import CacheError, LockFile
 from ansible_collections.multiarch.k8s.plugins.module_utils._oci import ImageError, parse_reference
@@ -23,7 +23,8 @@ from ansible_collections.multiarch.k8s.plugins.module_utils._publish import (
 )
 from ansible_collections.multiarch.k8s.plugins.module_utils._registry import Registry, RegistryError
 
-_ROW_FIELDS = ("platform", "component", "size", "sha256", "static", "stripped", "goarm", "seconds", "cached", "elf")
+_ROW_FIELDS = ("platform", "component", "size", "sha256", "static", "stripped", "goarm", "seconds", "cached", "elf",
+               "origin")
 DEFAULT_COMPONENTS = ("kubelet", "kube-proxy", "kubeadm", "kubectl", "kube-apiserver",
                       "kube-controller-manager", "kube-scheduler")
 
@@ -71,7 +72,7 @@ def run(source, platforms, dest, components=None, build_dir="~/.cache/multiarch-
             # sources without vendor/ build against Debian's Go libraries: with Debian's patches,
             # as Debian builds them; for Kubernetes the choice is the user's
             src = sources.prepare(spec, debian_patches=debian_patches if module == K8S else True, version=ver)
-            if src.module != module:
+            if src.module != module and not (module == K8S and src.module == STANDIN):
                 raise BuildError("source %s is %s, not %s" % (spec, src.module, module))
             builders[module] = Builder(build_dir, src, log=log, timeout=timeout, strategy=strategy, sources=sources)
     src = builders.get(K8S, builders.get(CNI)).source

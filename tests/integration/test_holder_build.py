@@ -244,3 +244,41 @@ def test_load_one_platform_into_the_docker_engine(tmp_path):
         assert "the Docker engine keeps one platform per tag, and 2 platforms were asked for" in many["msg"]
     finally:
         docker("rmi", name, check=False)
+
+
+STANDIN_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures", "standin")
+
+
+def test_stand_in_of_a_version_that_cannot_be_had_offline(tmp_path):
+    """A stand-in kubelet 'v1.21.0' from the fixture Go module, by the same build path: it says it is a
+    stand-in, answers --version, serves /healthz and can be told to fail."""
+    dest = "docker://%s/multiarch-k8s-tests/standin:v1.21.0" % REGISTRY
+    res, rc = build({"source": STANDIN_DIR, "version": "v1.21.0", "components": ["kubelet"],
+                     "platforms": ["linux/arm/v6"], "dest": dest, "build_dir": BUILD_DIR})
+    assert rc == 0, res
+    assert [b["origin"] for b in res["binaries"]] == ["stand-in"]
+    pulled = Puller(dest, ["linux/arm/v6"], str(tmp_path / "c")).run()
+    kubelet = pulled["bundles"]["linux/arm/v6"]["files"][0]
+    assert kubelet["name"] == "kubelet" and kubelet["static"] is True and kubelet["goarm"] == "6"
+    target = _copy_to("mk8s-armel", kubelet["path"], "kubelet-standin")
+    probe = ("import urllib.request,urllib.error,sys\n"
+             "try:\n print(urllib.request.urlopen('http://127.0.0.1:19998/healthz', timeout=5).status)\n"
+             "except urllib.error.HTTPError as e:\n print(e.code)\n")
+    try:
+        out = docker("exec", "mk8s-armel", target, "--version").stdout.strip()
+        assert out == "Kubernetes v1.21.0 (stand-in kubelet)"
+        for fail, status in (("0", "200"), ("1", "500")):
+            docker("exec", "-d", "-e", "STANDIN_ADDR=127.0.0.1:19998", "-e", "STANDIN_FAIL=" + fail,
+                   "mk8s-armel", target)
+            got = ""
+            for _attempt in range(30):  # bounded: the emulated node starts it in a second or two
+                got = docker("exec", "mk8s-armel", "python3", "-c", probe, check=False).stdout.strip()
+                if got in ("200", "500"):
+                    break
+                docker("exec", "mk8s-armel", "sleep", "1", check=False)
+            assert got == status
+            docker("exec", "mk8s-armel", "pkill", "-f", target, check=False)
+            docker("exec", "mk8s-armel", "sleep", "1", check=False)
+    finally:
+        docker("exec", "mk8s-armel", "pkill", "-f", target, check=False)
+        docker("exec", "mk8s-armel", "rm", "-f", target, check=False)

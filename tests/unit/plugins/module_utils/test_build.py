@@ -97,3 +97,16 @@ def test_unknown_strategy(tmp_path):
 def test_every_platform_has_a_c_cross_target():
     for p in P.all_platforms():
         assert p.zig_target and p.zig_target.split()[0].endswith(("-musl", "-musleabi", "-musleabihf"))
+
+
+def test_directory_source_key_follows_its_files(tmp_path):
+    tree = _tree(str(tmp_path / "kubernetes-1.20.2"), kube=True)
+    before = B._tree_key(tree)  # pylint: disable=protected-access
+    with open(os.path.join(tree, "cmd", "kube-proxy", "main.go"), "w") as f:
+        f.write("package main\n")
+    assert B._tree_key(tree) != before  # pylint: disable=protected-access
+
+
+def test_stand_in_source_builds_kubernetes_names_from_its_own_package():
+    fixture = os.path.join(os.path.dirname(__file__), "..", "..", "..", "fixtures", "standin")
+    assert B._module_of(fixture) == B.STANDIN  # pylint: disable=protected-access
