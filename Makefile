@@ -2,14 +2,15 @@
 # Everything they need is installed and started by the scripts in tools/ (as root on Debian 12).
 SHELL := /bin/bash
 
-.PHONY: help demo demo-down test fleet fleet-down setup bench-pull bench-build bench-build-full
+.PHONY: help demo demo-down test fleet fleet-down setup bench-pull bench-release bench-build bench-build-full
 
 help:
-	@echo "make demo       bring up the emulated fleet and classify every node (fleet report)"
+	@echo "make demo       build the binaries, bring up the emulated fleet and converge it with site.yml"
 	@echo "make demo-down  remove what the demo made"
 	@echo "make test       set up everything and run unit, sanity, lint and fleet integration tests"
 	@echo "make fleet      bring up the emulated fleet only; make fleet-down removes it"
 	@echo "make bench-pull holder_pull vs the seed recipe's docker pull+cp vs skopeo (medians, ratios)"
+	@echo "make bench-release node_release vs a copy task per binary on the fleet (time, calls, bytes, RSS)"
 	@echo "make bench-build cross-compiling vs a native build under QEMU (one component)"
 	@echo "make bench-build-full  the whole set for four platforms, cold and warm (long)"
 
@@ -33,6 +34,9 @@ setup:
 
 bench-pull:
 	@bash tools/bench.sh pull --runs 5
+
+bench-release:
+	@bash tools/bench.sh release --runs 3
 
 bench-build:
 	@bash tools/bench.sh build --component bridge --platform linux/arm/v7

@@ -31,12 +31,10 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [os.path.join(HERE, "..", "tests", "helpers"), os.path.join(HERE, "..", "tests", "fleet")]
 
-import debs  # noqa: E402  pylint: disable=wrong-import-position
 import holders  # noqa: E402  pylint: disable=wrong-import-position
 from ansible_collections.multiarch.k8s.plugins.module_utils._pull import Puller  # noqa: E402  pylint: disable=wrong-import-position
 
 PLATFORM = "linux/arm/v6"
-CACHE = os.environ.get("MULTIARCH_CACHE", "/var/cache/multiarch-k8s")
 
 
 def run(cmd):
@@ -54,12 +52,7 @@ def main():
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
 
-    bins = debs.fetch()
-    layout = os.path.join(CACHE, "bench", "holder-layout")
-    if not os.path.exists(os.path.join(layout, "index.json")):
-        shutil.rmtree(layout, ignore_errors=True)
-        holders.build_ours(layout, "v1.20.2", bins, ["linux/amd64", "linux/arm64", "linux/arm/v7", PLATFORM])
-    ref = holders.push(layout, "v1.20.2", "multiarch-k8s-bench/holder")
+    ref = holders.bench_holder(["linux/amd64", "linux/arm64", "linux/arm/v7", PLATFORM])
     name = ref[len("docker://"):]
     work = tempfile.mkdtemp(prefix="mk8s-bench-")
     names = sorted("%s/%s" % (folder, n) for folder, group in (("k8s-bins", holders.K8S), ("cni-plugin-bins", holders.CNI))

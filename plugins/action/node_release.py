@@ -3,10 +3,11 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Action plugin of multiarch.k8s.node_release: sends only what the node lacks, compressed.
 
-Two module runs per host: the first asks the node which sha256 its releases hold and how much
-space it has; the controller then sends the missing files gzip-compressed (each compressed once,
+Two module runs per host (one when the first finds the release already in place): the first
+asks the node which sha256 its releases hold and how much space it has; the controller then sends the missing files gzip-compressed (each compressed once,
 cached by sha256, streamed by the connection plugin); the second run stages, smoke-tests,
-switches and prunes on the node.
+switches and prunes on the node. In pull mode nothing but the module arguments (the manifest's
+layer list and the files' sha256) goes out: the node fetches the layers from a registry itself.
 """
 
 from __future__ import annotations
@@ -64,8 +65,26 @@ class ActionModule(ActionBase):
                                    module_args=dict(args, inventory_only=True, uploads={}), task_vars=task_vars)
         if inv.get("failed"):
             return inv
+        if inv.get("settled"):
+            # nothing to send, switch, link or prune: the first call was enough
+            result.update(changed=False, release=bundle["bundle_id"], current=inv.get("current"),
+                          previous=inv.get("current"), releases=inv.get("releases"), files_sent=0,
+                          files_reused=0, bytes_sent=0, bytes_pulled=0, actions=[], module_calls=1,
+                          peak_rss_kb=inv.get("peak_rss_kb"))
+            return result
         have = set(inv.get("have") or [])
         missing = [f for f in bundle["files"] if f["sha256"] not in have]
+        pull = args.get("distribution") == "pull"
+        if missing and inv.get("not_writable"):
+            result.update(failed=True, current=inv.get("current"),
+                          msg="cannot install under %s: %s; nothing was sent, current still points at %s"
+                              % (args.get("prefix", "/opt/multiarch-k8s"), inv["not_writable"], inv.get("current")))
+            return result
+        if missing and pull and not bundle.get("layers"):
+            result.update(failed=True, msg="distribution=pull: the bundle %s lists no image layers (it came from "
+                                           "check mode or an older cache); run holder_pull for it again"
+                                           % bundle.get("bundle_id"))
+            return result
         needed_mb = sum(int(f.get("size") or 0) for f in missing) // (1024 * 1024)
         needed_mb = needed_mb * 3 // 2 + _MARGIN_MB if missing else 0  # upload (compressed) + unpacked
         if missing and inv.get("free_mb") is not None and inv["free_mb"] < needed_mb:
@@ -77,7 +96,7 @@ class ActionModule(ActionBase):
         bytes_sent = 0
         remote_tmp = None
         try:
-            if missing and not self._task.check_mode:
+            if missing and not pull and not self._task.check_mode:
                 cache_dir = os.path.join(os.path.expanduser("~/.cache/multiarch-k8s"), "compressed")
                 remote_tmp = self._make_tmp_path()
                 for f in missing:

@@ -317,6 +317,7 @@ class Puller(object):
                     new_files[f["sha256"]] = name
                     added += 1
             rec = self._record(plat, used_platform, reason, d["digest"], index_digest, files, meta)
+            rec["layers"] = [dict((k, layer.get(k)) for k in ("digest", "size", "mediaType")) for layer in layers]
             self.cache.save_bundle(d["digest"], rec)
             self.actions.append("pulled %s for %s: %d files verified, %d new in the cache"
                                 % (used, plat.oci, len(files), added))

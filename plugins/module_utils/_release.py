@@ -28,9 +28,14 @@ import subprocess
 import tempfile
 import time
 
+from ansible_collections.multiarch.k8s.plugins.module_utils._holder import Extraction, HolderError
+from ansible_collections.multiarch.k8s.plugins.module_utils._oci import LAYER_TYPES
+from ansible_collections.multiarch.k8s.plugins.module_utils._registry import Registry, RegistryError
+
 RELEASE_FILE = ".release.json"
 STAGING_FILE = ".staging"
 _CHUNK = 1 << 16
+_TEMP_PREFIXES = (".part-", ".take-", ".blob-", ".link-", RELEASE_FILE + ".tmp")
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,127}$")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$")
 
@@ -108,6 +113,40 @@ class Prefix(object):
         releases.sort()
         return [n for _c, n in releases], self.current(), have
 
+    def staged_files(self, bundle_id, clean=True):
+        """sha256 -> path of the files an interrupted staging of ``bundle_id`` already finished.
+
+        A file only ever gets its final name after its sha256 was checked, so these can be kept;
+        temp files of the interrupted run are removed.
+        """
+        release_dir = self.release_dir(bundle_id)
+        if not os.path.isfile(os.path.join(release_dir, STAGING_FILE)):
+            return {}
+        have = {}
+        for entry in sorted(os.listdir(release_dir)):
+            path = os.path.join(release_dir, entry)
+            if entry.startswith(_TEMP_PREFIXES) and not os.path.islink(path):
+                if clean:
+                    os.unlink(path)
+            elif not entry.startswith(".") and os.path.isfile(path) and not os.path.islink(path):
+                have.setdefault(sha256_of(path), path)
+        return have
+
+    def writable(self):
+        """None if releases can be written under the prefix, else why not (a read-only mount...)."""
+        path = self.prefix
+        while not os.path.exists(path):
+            path = os.path.dirname(path)
+        if os.access(path, os.W_OK):
+            return None
+        try:
+            st = os.statvfs(path)
+            if st.f_flag & os.ST_RDONLY:
+                return "%s is on a read-only file system" % path
+        except OSError:
+            pass
+        return "%s is not writable by this user" % path
+
     def free_mb(self):
         path = self.prefix
         while not os.path.exists(path):
@@ -117,12 +156,29 @@ class Prefix(object):
 
 
 def place_file(release_dir, name, sha256, src=None, link_from=None, compressed=True):
-    """Put ``name`` into ``release_dir``: hard-link ``link_from`` (same sha256) or unpack ``src``.
+    """Put ``name`` into ``release_dir``: hard-link ``link_from`` (same sha256), unpack the gzip file
+    ``src``, or (``compressed=False``) take ``src``, a temp file already in the release directory.
 
     Streams into a temp file in the release directory, checks the sha256, fsyncs, renames.
     """
     check_name(name)
     final = os.path.join(release_dir, name)
+    if not compressed and os.path.dirname(os.path.abspath(src)) == os.path.abspath(release_dir):
+        try:
+            got = sha256_of(src)
+            if got != sha256:
+                raise ReleaseError("%s arrived with sha256 %s, expected %s: not installed" % (name, got, sha256))
+            os.chmod(src, 0o755)
+            with open(src, "rb") as f:
+                os.fsync(f.fileno())
+            os.replace(src, final)
+        except BaseException:
+            if os.path.exists(src):
+                os.unlink(src)
+            raise
+        return
+    if link_from is not None and os.path.lexists(final) and os.path.samefile(link_from, final):
+        return  # finished by an interrupted run (renaming a hard link over itself would do nothing)
     if link_from is not None:
         tmp = os.path.join(release_dir, ".link-%s" % name)
         if os.path.lexists(tmp):
@@ -155,6 +211,68 @@ def place_file(release_dir, name, sha256, src=None, link_from=None, compressed=T
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+class RegistryFetcher(object):
+    """Pull mode: the node streams its platform's layers by digest from a registry or mirror.
+
+    Each layer goes into a temp file in the release directory (size and digest checked while it
+    streams, bounded tries), then only the wanted files are taken out of it; the layer file is
+    removed before the next one. Whiteouts of later layers are honoured.
+    """
+
+    def __init__(self, source, layers, insecure=False, username=None, password=None, timeout=60, retries=3,
+                 max_layer_bytes=2 << 30):
+        host, sep, repo = (source or "").replace("docker://", "", 1).partition("/")
+        repo = repo.split("@", 1)[0]  # blobs are fetched by digest: a tag or digest here is ignored
+        if ":" in repo.rsplit("/", 1)[-1]:
+            repo = repo.rsplit(":", 1)[0]
+        if not sep or not host or not re.match(r"^[a-z0-9]+([._/-][a-z0-9]+)*$", repo):
+            raise ReleaseError("pull_source %r is not HOST[:PORT]/REPOSITORY" % (source,))
+        if not layers:
+            raise ReleaseError("the bundle lists no image layers to pull from %s; pull it again with this "
+                               "collection's holder_pull" % source)
+        self.registry = Registry(host, repo, insecure=insecure, username=username, password=password,
+                                 timeout=timeout, retries=retries)
+        self.layers = layers
+        self.max_layer_bytes = max_layer_bytes
+        self.bytes = 0
+
+    def __call__(self, release_dir, wanted):
+        """``wanted``: {path in the image: sha256}; returns {sha256: temp file in release_dir}."""
+        extraction = Extraction(release_dir)
+        names = set(wanted)
+        try:
+            for i, layer in enumerate(self.layers):
+                what = "%s layer %d (%s)" % (self.registry.describe(), i + 1, layer["digest"][:19])
+                mt = layer.get("mediaType") or "application/vnd.oci.image.layer.v1.tar+gzip"
+                if mt not in LAYER_TYPES:
+                    raise ReleaseError("%s has media type %r, not an image layer" % (what, mt))
+                fd, blob = tempfile.mkstemp(dir=release_dir, prefix=".blob-")
+                try:
+                    with os.fdopen(fd, "w+b") as out:
+                        self.bytes += self.registry.blob_to(layer["digest"], out, layer.get("size"))
+                        out.seek(0)
+                        extraction.apply_layer(out, LAYER_TYPES[mt], what, self.max_layer_bytes, wanted=names)
+                finally:
+                    os.unlink(blob)
+        except (RegistryError, HolderError) as e:
+            extraction.cleanup()
+            raise ReleaseError("pull mode: %s" % e)
+        except BaseException:
+            extraction.cleanup()
+            raise
+        out = {}
+        for path, sha in wanted.items():
+            rec = extraction.files.get(path)
+            if rec is None:
+                extraction.cleanup()
+                raise ReleaseError("pull mode: the layers at %s hold no /%s" % (self.registry.describe(), path))
+            if sha in out:
+                os.unlink(rec["tmp"])  # the same file under two names: one copy, linked later
+            else:
+                out[sha] = rec["tmp"]
+        return out
 
 
 def smoke(path, args, timeout):
@@ -190,12 +308,13 @@ def switch(prefix, bundle_id):
         os.close(dfd)
 
 
-def link_bins(prefix, names):
-    """``<bin dir>/<name> -> <prefix>/current/<name>``; returns the links made or fixed."""
+def link_bins(prefix, names, dry_run=False):
+    """``<bin dir>/<name> -> <prefix>/current/<name>``; returns the links made or fixed (or to be)."""
     changed = []
     if not prefix.bin_dir:
         return changed
-    os.makedirs(prefix.bin_dir, exist_ok=True)
+    if not dry_run:
+        os.makedirs(prefix.bin_dir, exist_ok=True)
     for name in names:
         link = os.path.join(prefix.bin_dir, check_name(name))
         target = os.path.join(prefix.current_link, name)
@@ -203,6 +322,9 @@ def link_bins(prefix, names):
             continue
         if os.path.lexists(link) and not os.path.islink(link):
             raise ReleaseError("%s exists and is not a link this collection made; move it away first" % link)
+        if dry_run:
+            changed.append(link)
+            continue
         tmp = link + ".mk8s-tmp"
         if os.path.lexists(tmp):
             os.unlink(tmp)
@@ -212,34 +334,65 @@ def link_bins(prefix, names):
     return changed
 
 
-def prune(prefix, keep):
+def prune(prefix, keep, dry_run=False):
     """Remove the oldest complete releases beyond ``keep`` (never current), and leftovers of
-    interrupted stagings; returns what was removed."""
+    interrupted stagings; returns what was removed (with ``dry_run``, what would be)."""
     releases, current, _have = prefix.inventory()
     removed = []
+    for name in _listdir(prefix.releases):
+        if name.startswith(".pruning-"):  # a prune that was interrupted: finish it
+            removed.append(name)
+            if not dry_run:
+                shutil.rmtree(os.path.join(prefix.releases, name), ignore_errors=True)
     complete = set(releases)
-    try:
-        names = os.listdir(prefix.releases)
-    except OSError:
-        names = []
-    for name in names:
+    for name in _listdir(prefix.releases):
         path = os.path.join(prefix.releases, name)
         if name not in complete and name != current and os.path.isdir(path) and not os.path.islink(path) \
                 and os.path.exists(os.path.join(path, STAGING_FILE)):
-            shutil.rmtree(path, ignore_errors=True)  # an interrupted staging of ours
+            if not dry_run:
+                _remove_release(prefix, name)  # an interrupted staging of ours
             removed.append(name)
     old = [r for r in releases if r != current]
     while len(old) + (1 if current in complete else 0) > keep and old:
         victim = old.pop(0)
-        shutil.rmtree(os.path.join(prefix.releases, victim), ignore_errors=True)
+        if not dry_run:
+            _remove_release(prefix, victim)
         removed.append(victim)
     return removed
 
 
-def stage(prefix, bundle_id, files, uploads, smoke_args, smoke_timeout, check_mode=False):
+def settled(prefix, bundle_id, files, keep, switch_to):
+    """True when a run would change nothing: the release is complete with exactly these files,
+    ``current`` points at it (if switching), the links are right and nothing is to be pruned."""
+    rec = prefix.read_release(bundle_id)
+    wanted = dict((f["name"], f["sha256"]) for f in files)
+    if rec is None or dict((n, m["sha256"]) for n, m in rec["files"].items()) != wanted:
+        return False
+    if switch_to and (prefix.current() != bundle_id or link_bins(prefix, list(wanted), dry_run=True)):
+        return False
+    return not prune(prefix, keep, dry_run=True)
+
+
+def _listdir(path):
+    try:
+        return sorted(os.listdir(path))
+    except OSError:
+        return []
+
+
+def _remove_release(prefix, name):
+    """Rename the release out of the way first (atomic), then delete it: a prune that is killed
+    midway never leaves a half-deleted directory under a release name."""
+    doomed = os.path.join(prefix.releases, ".pruning-%s" % name)
+    os.replace(os.path.join(prefix.releases, name), doomed)
+    shutil.rmtree(doomed, ignore_errors=True)
+
+
+def stage(prefix, bundle_id, files, uploads, smoke_args, smoke_timeout, check_mode=False, fetch=None):
     """Make ``releases/<bundle_id>`` hold ``files`` ([{name, sha256, size}]), smoke-tested.
 
-    ``uploads`` maps sha256 -> a gzip file on this node (sent by the controller). Files another
+    ``uploads`` maps sha256 -> a gzip file on this node (sent by the controller); in pull mode
+    ``fetch`` (a RegistryFetcher) gets the files neither sent nor on the node. Files another
     release has are hard-linked. Returns (changed, actions, sent, reused). On any failure the
     release directory is removed again: nothing half-staged stays behind, ``current`` is untouched.
     """
@@ -256,6 +409,8 @@ def stage(prefix, bundle_id, files, uploads, smoke_args, smoke_timeout, check_mo
             raise ReleaseError("%s is a symbolic link to %s planted in a release directory; refused"
                                % (path, os.readlink(path)))
     _releases, _current, have = prefix.inventory()
+    for sha, path in prefix.staged_files(bundle_id, clean=not check_mode).items():
+        have.setdefault(sha, path)  # finished by an interrupted run of this staging
     actions, sent, reused = [], 0, 0
     plan = []
     for f in files:
@@ -264,10 +419,11 @@ def stage(prefix, bundle_id, files, uploads, smoke_args, smoke_timeout, check_mo
             plan.append((name, sha, None, have[sha]))
             reused += 1
             actions.append("link %s (same file in %s)" % (name, os.path.basename(os.path.dirname(have[sha]))))
-        elif sha in uploads or check_mode:
+        elif sha in uploads or check_mode or fetch is not None:
             plan.append((name, sha, uploads.get(sha), None))
             sent += 1
-            actions.append("%s %s (%d bytes)" % ("would receive" if check_mode else "receive", name, f.get("size") or 0))
+            verb = "pull" if fetch is not None and sha not in uploads else "receive"
+            actions.append("%s %s (%d bytes)" % ("would " + verb if check_mode else verb, name, f.get("size") or 0))
         else:
             raise ReleaseError("%s (sha256 %s) is neither on this node nor sent by the controller" % (name, sha))
     if check_mode:
@@ -277,8 +433,20 @@ def stage(prefix, bundle_id, files, uploads, smoke_args, smoke_timeout, check_mo
     with open(os.path.join(release_dir, STAGING_FILE), "w") as marker:
         marker.write("staging in progress; a later run removes this directory if it stays unfinished\n")
     try:
+        pulled = {}
+        to_pull = dict(("%s/%s" % (f.get("folder") or "k8s-bins", f["name"]), f["sha256"]) for f in files
+                       if f["sha256"] not in have and f["sha256"] not in uploads)
+        if to_pull:
+            pulled = fetch(release_dir, to_pull)
+        placed = {}
         for name, sha, upload, link_from in plan:
-            place_file(release_dir, name, sha, src=upload, link_from=link_from)
+            if upload is None and link_from is None and sha in placed:
+                place_file(release_dir, name, sha, link_from=placed[sha])
+            elif upload is None and link_from is None:
+                place_file(release_dir, name, sha, src=pulled.pop(sha), compressed=False)
+            else:
+                place_file(release_dir, name, sha, src=upload, link_from=link_from)
+            placed[sha] = os.path.join(release_dir, name)
         for name, _sha, _u, _l in plan:
             args = smoke_args.get(name, ["--version"])
             ok, line = smoke(os.path.join(release_dir, name), args, smoke_timeout)

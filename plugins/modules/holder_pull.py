@@ -151,7 +151,9 @@ EXAMPLES = r"""
 
 RETURN = r"""
 bundles:
-  description: Per requested platform, the verified bundle.
+  description:
+    - Per requested platform, the verified bundle. C(layers) are the manifest's layer descriptors, which
+      M(multiarch.k8s.node_release) in pull mode gives the nodes so they fetch the layers themselves.
   returned: success
   type: dict
   sample:
@@ -162,6 +164,10 @@ bundles:
       reason: "no linux/arm/v7 entry; took linux/arm/v6, which a v7 host runs (variants fall back only downward)"
       manifest_digest: "sha256:1a2b..."
       layout: multiarch.k8s
+      layers:
+        - digest: "sha256:5e6f..."
+          size: 21567890
+          mediaType: application/vnd.oci.image.layer.v1.tar+gzip
       files:
         - name: kubelet
           folder: k8s-bins

@@ -18,7 +18,8 @@ description:
   - Only what the node lacks is sent. The node first reports the sha256 of the files its releases hold;
     files it has are hard-linked, the others are sent gzip-compressed through the connection, streamed,
     never held whole in memory, then unpacked into a temp file in the release directory, checked against
-    their sha256, fsynced and renamed. Two module runs per host.
+    their sha256, fsynced and renamed. Two module runs per host; one when the node already has the release
+    in place (a rerun).
   - A smoke test that fails (an ARMv7 binary on an ARMv6 CPU dies with SIGILL) leaves nothing staged and
     C(current) where it was. Free space is checked before anything is sent.
   - The node side uses the Python standard library only.
@@ -63,6 +64,45 @@ options:
       - Seconds a smoke test may take (emulated or small CPUs are slow).
     type: int
     default: 120
+  distribution:
+    description:
+      - How the files reach the node. V(push) sends them from the controller through the connection.
+      - V(pull) is for fleets too large for one controller's bandwidth. The controller sends only the manifest,
+        and the node fetches its platform's layers by digest from O(pull_source) itself. The node uses standard
+        library HTTP, streams the layers, checks their digest and size, and retries a bounded number of times.
+        The node must reach that registry or mirror.
+    type: str
+    choices: [push, pull]
+    default: push
+  pull_source:
+    description:
+      - With O(distribution=pull), the registry or mirror the nodes fetch from, as C(HOST[:PORT]/REPOSITORY)
+        (a C(docker://) prefix is accepted; no tag: blobs are fetched by digest). Defaults to the bundle's own
+        source when that is a C(docker://) reference.
+    type: str
+  pull_insecure:
+    description:
+      - Plain HTTP to O(pull_source) (a mirror on the local network). Always so for 127.0.0.1.
+    type: bool
+    default: false
+  pull_username:
+    description:
+      - User name for O(pull_source), if it needs one (basic auth or a token service).
+    type: str
+  pull_password:
+    description:
+      - Password or token for O(pull_username).
+    type: str
+  pull_timeout:
+    description:
+      - Seconds a request to O(pull_source) may go without an answer.
+    type: int
+    default: 60
+  pull_retries:
+    description:
+      - Tries per request to O(pull_source) before the node gives up (with a growing pause between them).
+    type: int
+    default: 3
   uploads:
     description:
       - Set by the action plugin, not by users. sha256 -> path on the node of a gzip file it sent.
@@ -94,6 +134,13 @@ EXAMPLES = r"""
     bundle: "{{ hostvars['localhost'].__pulled.bundles[multiarch_k8s.platform] }}"
     prefix: /opt/multiarch-k8s
 
+- name: Nodes fetch their layers from a mirror on their own network; the controller sends only the manifest
+  multiarch.k8s.node_release:
+    bundle: "{{ hostvars['localhost'].__pulled.bundles[multiarch_k8s.platform] }}"
+    distribution: pull
+    pull_source: mirror.pi.lan:5000/multiarch-k8s/k8s-bins
+    pull_insecure: true
+
 - name: Stage only (sent and smoke-tested while the node still serves), switch later
   multiarch.k8s.node_release:
     bundle: "{{ new_bundle }}"
@@ -120,7 +167,17 @@ releases:
   type: list
   elements: str
 files_sent:
-  description: Files the controller sent.
+  description: Files the controller sent (V(push)) or the node fetched (V(pull)).
+  returned: success
+  type: int
+bytes_pulled:
+  description: With O(distribution=pull), the layer bytes the node fetched from O(pull_source).
+  returned: success
+  type: int
+peak_rss_kb:
+  description:
+    - Peak resident memory of the module on the node, in KiB (smoke tests not included). Under QEMU user
+      emulation this includes the emulator's own memory.
   returned: success
   type: int
 files_reused:
@@ -138,12 +195,14 @@ actions:
   elements: str
 """
 
+import errno
 import os
+import resource
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.multiarch.k8s.plugins.module_utils._release import (
-    Prefix, ReleaseError, check_id, link_bins, prune, stage, switch,
+    Prefix, RegistryFetcher, ReleaseError, check_id, link_bins, prune, settled, stage, switch,
 )
 
 # smoke tests of binaries that do not answer --version
@@ -163,6 +222,13 @@ def main():
             smoke_timeout=dict(type="int", default=120),
             uploads=dict(type="dict", default={}),
             inventory_only=dict(type="bool", default=False),
+            distribution=dict(type="str", choices=["push", "pull"], default="push"),
+            pull_source=dict(type="str"),
+            pull_insecure=dict(type="bool", default=False),
+            pull_username=dict(type="str"),
+            pull_password=dict(type="str", no_log=True),
+            pull_timeout=dict(type="int", default=60),
+            pull_retries=dict(type="int", default=3),
         ),
         supports_check_mode=True,
     )
@@ -174,15 +240,29 @@ def main():
         if not files:
             raise ReleaseError("the bundle %s has no files" % bundle_id)
         releases, current, have = prefix.inventory()
-        if p["inventory_only"]:
-            module.exit_json(changed=False, have=sorted(have), current=current, releases=releases,
-                             free_mb=prefix.free_mb(), staged=prefix.read_release(bundle_id) is not None)
         if p["keep"] < 1:
             raise ReleaseError("keep must be at least 1, not %d" % p["keep"])
+        if p["inventory_only"]:
+            for sha, path in prefix.staged_files(bundle_id, clean=False).items():
+                have.setdefault(sha, path)
+            module.exit_json(changed=False, have=sorted(have), current=current, releases=releases,
+                             free_mb=prefix.free_mb(), staged=prefix.read_release(bundle_id) is not None,
+                             not_writable=prefix.writable(),
+                             settled=settled(prefix, bundle_id, files, p["keep"], p["switch"]),
+                             peak_rss_kb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
         before = {"current": current, "releases": releases}
         smoke_args = dict(DEFAULT_SMOKE, **p["smoke_args"])
+        fetch = None
+        if p["distribution"] == "pull":
+            source = p["pull_source"] or str(p["bundle"].get("source") or "")
+            if not source.startswith("docker://") and not p["pull_source"]:
+                raise ReleaseError("distribution=pull needs pull_source (HOST[:PORT]/REPOSITORY): the bundle came "
+                                   "from %s, which nodes cannot fetch from" % (source or "an unknown source"))
+            fetch = RegistryFetcher(source, p["bundle"].get("layers"), insecure=p["pull_insecure"],
+                                    username=p["pull_username"], password=p["pull_password"],
+                                    timeout=p["pull_timeout"], retries=p["pull_retries"])
         changed, actions, sent, reused = stage(prefix, bundle_id, files, p["uploads"], smoke_args,
-                                               p["smoke_timeout"], check_mode=module.check_mode)
+                                               p["smoke_timeout"], check_mode=module.check_mode, fetch=fetch)
         if p["switch"] and current != bundle_id:
             changed = True
             actions.append("%s current: %s -> %s" % ("would switch" if module.check_mode else "switched",
@@ -202,11 +282,18 @@ def main():
         releases, current, _have = prefix.inventory()
         if module.check_mode and p["switch"]:
             current = bundle_id
-    except (ReleaseError, OSError) as e:
-        module.fail_json(msg=str(e) if isinstance(e, ReleaseError) else
-                         "%s: %s" % (getattr(e, "filename", None) or p["prefix"], e.strerror or e))
+    except ReleaseError as e:
+        module.fail_json(msg=str(e), current=prefix.current())
+    except OSError as e:
+        where = getattr(e, "filename", None) or p["prefix"]
+        if e.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+            module.fail_json(msg="cannot write %s (%s): current still points at %s" % (where, e.strerror, prefix.current()),
+                             current=prefix.current())
+        module.fail_json(msg="%s: %s" % (where, e.strerror or e), current=prefix.current())
     module.exit_json(changed=changed, release=bundle_id, current=current, previous=before["current"],
                      releases=releases, files_sent=sent, files_reused=reused,
+                     bytes_pulled=fetch.bytes if fetch is not None else 0,
+                     peak_rss_kb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
                      bytes_sent=sum(os.path.getsize(u) for u in p["uploads"].values() if os.path.exists(u)),
                      actions=actions, diff={"before": before, "after": {"current": current, "releases": releases}})
 

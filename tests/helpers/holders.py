@@ -104,3 +104,15 @@ def push(layout, tag, repo):
     subprocess.run(["skopeo", "copy", "--quiet", "--all", "--dest-tls-verify=false",
                     "oci:%s:%s" % (layout, tag), dest], check=True, timeout=600)
     return dest
+
+
+def bench_holder(platforms, repo="multiarch-k8s-bench/holder"):
+    """The benches' holder image (Debian's binaries, this layout), cached under $MULTIARCH_CACHE/bench
+    and pushed to the test registry; returns its docker:// reference."""
+    import shutil  # pylint: disable=import-outside-toplevel
+    import debs  # pylint: disable=import-outside-toplevel
+    layout = os.path.join(os.environ.get("MULTIARCH_CACHE", "/var/cache/multiarch-k8s"), "bench", "holder-layout")
+    if not os.path.exists(os.path.join(layout, "index.json")):
+        shutil.rmtree(layout, ignore_errors=True)
+        build_ours(layout, "v1.20.2", debs.fetch(), sorted(platforms))
+    return push(layout, "v1.20.2", repo)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 
 import pytest
 
@@ -81,7 +82,7 @@ def test_rerun_sends_nothing_and_changes_nothing(runs):
     assert rc == 0
     for node in NODES:
         assert hosts[node]["changed"] is False, hosts[node]["actions"]
-        assert hosts[node]["bytes_sent"] == 0
+        assert hosts[node]["bytes_sent"] == 0 and hosts[node]["module_calls"] == 1
         assert stats[node]["changed"] == 0
 
 
@@ -216,3 +217,147 @@ def test_same_files_under_a_new_release_are_linked_not_sent(armel_with_a_good_re
     assert res["files_sent"] == 0 and res["files_reused"] == 2 and res["bytes_sent"] == 0
     assert res["previous"] == "good-v6" and res["current"] == "good-v6-again"
     assert releases("mk8s-armel") == ["good-v6", "good-v6-again"]
+
+
+def test_read_only_prefix_sends_nothing_and_keeps_current(armel_with_a_good_release):
+    docker("exec", "mk8s-armel", "sh", "-c", "rm -rf {p} && mkdir -p {p} && mount -t tmpfs -o size=64m tmpfs {p}"
+           .format(p=FAULT_PREFIX))
+    good = armel_with_a_good_release
+    res, rc = install("mk8s-armel", good)
+    assert rc == 0, res
+    docker("exec", "mk8s-armel", "mount", "-o", "remount,ro", FAULT_PREFIX)
+    res, rc = install("mk8s-armel", _bundle("after-ro", _record("portmap", "linux/arm/v6")))
+    assert rc != 0
+    assert res["msg"] == ("cannot install under %s: %s is on a read-only file system; nothing was sent, "
+                          "current still points at good-v6" % (FAULT_PREFIX, FAULT_PREFIX))
+    assert current("mk8s-armel") == "releases/good-v6"
+    assert docker("exec", "mk8s-armel", FAULT_PREFIX + "/current/pause", "-v", check=False).returncode == 0
+
+
+def test_interrupted_prune_is_finished_by_the_next_run(armel_with_a_good_release):
+    # a kill during rmtree leaves the renamed directory, never a half-deleted release under its name
+    docker("exec", "mk8s-armel", "sh", "-c", "mkdir -p {p}/releases/.pruning-old && echo half > {p}/releases/.pruning-old/kubelet"
+           .format(p=FAULT_PREFIX))
+    res, rc = install("mk8s-armel", _bundle("next", _record("pause", "linux/arm/v6")), keep=1)
+    assert rc == 0, res
+    assert releases("mk8s-armel") == ["next"]
+    assert current("mk8s-armel") == "releases/next"
+
+
+@pytest.fixture(scope="module")
+def v6_bundle(ours_ref, tmp_path_factory):
+    """The test holder image's linux/arm/v6 bundle (kubectl, etcd, CNI plugins), pulled on the controller."""
+    from runner import ansible_module  # pylint: disable=import-outside-toplevel
+    hosts, rc = ansible_module("multiarch.k8s.holder_pull", {
+        "src": ours_ref, "platforms": ["linux/arm/v6"], "dest": str(tmp_path_factory.mktemp("v6"))})
+    assert rc == 0, hosts
+    return hosts["localhost"]["bundles"]["linux/arm/v6"]
+
+
+def test_transfer_killed_halfway_is_completed_by_a_rerun(armel_with_a_good_release, v6_bundle):
+    bundle = v6_bundle
+    rdir = "%s/releases/%s" % (FAULT_PREFIX, bundle["bundle_id"])
+    cmd = ["ansible", "mk8s-armel", "-m", "multiarch.k8s.node_release", "-a",
+           json.dumps({"bundle": bundle, "prefix": FAULT_PREFIX, "bin_dir": ""})]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # pylint: disable=consider-using-with
+    seen = ""
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and proc.poll() is None:
+            seen = docker("exec", "mk8s-armel", "ls", "-A", rdir, check=False).stdout
+            if ".part-" in seen:
+                break
+            time.sleep(0.2)
+        assert ".part-" in seen, "the staging never got to unpacking a file (%s)" % seen
+        # the module runs as the node's only python3 (pipelined: its name is not on the command line)
+        pids = docker("exec", "mk8s-armel", "pgrep", "-f", "python3", check=False).stdout.split()
+        assert pids, "no module process to kill"
+        docker("exec", "mk8s-armel", "kill", "-KILL", *pids, check=False)
+        proc.wait(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    left = docker("exec", "mk8s-armel", "ls", "-A", rdir).stdout.split()
+    assert ".staging" in left and ".release.json" not in left
+    want = dict((f["name"], f["sha256"]) for f in bundle["files"])
+    for name in left:
+        if not name.startswith("."):  # anything under a release name is whole and verified
+            got = docker("exec", "mk8s-armel", "sha256sum", "%s/%s" % (rdir, name)).stdout.split()[0]
+            assert got == want[name], name
+    assert current("mk8s-armel") == "releases/good-v6"
+    res, rc = install("mk8s-armel", bundle)
+    assert rc == 0, res
+    finished = len([n for n in left if not n.startswith(".")])
+    assert res["files_sent"] == len(want) - finished and res["files_reused"] == finished
+    assert current("mk8s-armel") == "releases/" + bundle["bundle_id"]
+    assert docker("exec", "mk8s-armel", "sh", "-c", "ls -A %s | grep -c '^\\.'" % rdir, check=False).stdout.strip() == "1"
+
+
+# --- pull mode: nodes fetch their layers from a registry on the fleet network ---------------------
+MIRROR = "mk8s-mirror"
+REGISTRY_CONF = "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: /var/lib/registry\nhttp:\n  addr: :5000\n"
+
+
+@pytest.fixture(scope="module")
+def mirror(ours_layout, tmp_path_factory):
+    """A registry container on the fleet's network (Debian's docker-registry in the amd64 node image)."""
+    conf = tmp_path_factory.mktemp("mirror") / "config.yml"
+    conf.write_text(REGISTRY_CONF)
+    image = docker("inspect", "-f", "{{.Config.Image}}", "mk8s-amd64").stdout.strip()
+    docker("rm", "-f", MIRROR, check=False)
+    docker("run", "-d", "--name", MIRROR, "--network", "mk8s-fleet", "--tmpfs", "/var/lib/registry",
+           "-v", "/usr/bin/docker-registry:/usr/bin/docker-registry:ro", "-v", "%s:/etc/registry.yml:ro" % conf,
+           "--entrypoint", "/usr/bin/docker-registry", image, "serve", "/etc/registry.yml")
+    try:
+        ip = docker("inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", MIRROR).stdout.strip()
+        deadline = time.monotonic() + 60
+        while docker("exec", "mk8s-amd64", "python3", "-c", "import urllib.request as u; u.urlopen('http://%s:5000/v2/', "
+                     "timeout=5)" % ip, check=False).returncode != 0:
+            assert time.monotonic() < deadline, docker("logs", MIRROR, check=False).stderr
+            time.sleep(1)
+        subprocess.run(["skopeo", "copy", "--quiet", "--all", "--dest-tls-verify=false", "oci:%s:v1.20.2" % ours_layout,
+                        "docker://%s:5000/mirror/k8s-bins:v1.20.2" % ip], check=True, timeout=600)
+        yield "%s:5000" % ip
+    finally:
+        docker("rm", "-f", MIRROR, check=False)
+
+
+PULL_PREFIX = "/opt/mk8s-pull"
+
+
+def test_pull_mode_nodes_fetch_their_layers_from_the_mirror(ours_ref, mirror, tmp_path):
+    extra = {"multiarch_k8s_holder_src": ours_ref, "multiarch_k8s_cache_dir": str(tmp_path / "cache"),
+             "multiarch_k8s_hosts": "fleet", "multiarch_k8s_prefix": PULL_PREFIX, "multiarch_k8s_bin_dir": "",
+             "multiarch_k8s_distribution": "pull", "multiarch_k8s_pull_source": mirror + "/mirror/k8s-bins",
+             "multiarch_k8s_pull_insecure": True}
+    for node in NODES:
+        docker("exec", node, "rm", "-rf", PULL_PREFIX, check=False)
+    try:
+        hosts, _stats, rc = playbook(extra)
+        assert rc == 0, hosts
+        for node in NODES:
+            res = hosts[node]
+            assert res["changed"] is True and res["bytes_sent"] == 0 and res["files_sent"] == 6
+            assert res["bytes_pulled"] > 1000000, res
+            assert any(a.startswith("pull kubectl (") for a in res["actions"])
+            out = docker("exec", node, PULL_PREFIX + "/current/kubectl", "version", "--client", "--short").stdout
+            assert "Client Version: v1.20.2" in out
+        again, stats, rc = playbook(extra)
+        assert rc == 0
+        for node in NODES:
+            assert again[node]["changed"] is False and again[node]["bytes_pulled"] == 0
+            assert stats[node]["changed"] == 0
+    finally:
+        for node in NODES:
+            docker("exec", node, "rm", "-rf", PULL_PREFIX, check=False)
+
+
+def test_pull_mode_from_a_mirror_without_the_image(armel_with_a_good_release, v6_bundle, mirror):
+    res, rc = install("mk8s-armel", v6_bundle, distribution="pull", pull_source=mirror + "/nothing/here",
+                      pull_insecure=True, pull_retries=2)
+    assert rc != 0
+    assert res["msg"].startswith("pull mode: registry %s has no /v2/nothing/here/blobs/sha256:" % mirror)
+    assert res["msg"].endswith("(404 Not Found)")
+    assert current("mk8s-armel") == "releases/good-v6"
+    assert releases("mk8s-armel") == ["good-v6"]
