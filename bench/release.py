@@ -130,6 +130,15 @@ def play(work, bundles, measure=False):
     return secs, calls, rss, put
 
 
+def split_playbook(work):
+    """One playbook file per method (the template holds both plays)."""
+    ours, base = PLAYBOOK.split("\n- name: baseline\n")
+    with open(os.path.join(work, "node_release.yml"), "w") as f:
+        f.write("---" + ours)
+    with open(os.path.join(work, "baseline.yml"), "w") as f:
+        f.write("---\n- name: baseline\n" + base)
+
+
 def run_method(work, method, bundles, measure=False):
     shutil.copy(os.path.join(work, "%s.yml" % method), os.path.join(work, "bench.yml"))
     return play(work, bundles, measure)
@@ -208,8 +217,8 @@ def main():
         c_base = max(list(calls[("baseline", phase)].values()) or [0])
         s_ours = max(list(sent[("node_release", phase)].values()) or [0]) / 1024.0
         s_base = max(list(sent[("baseline", phase)].values()) or [0]) / 1024.0
-        print("%-20s %14.1f %10.1f %8.2f %22s %22s" % (phase, ours, base, base / ours, "%d | %d" % (c_ours, c_base),
-                                                         "%.0f | %.0f" % (s_ours, s_base)))
+        row = (phase, ours, base, base / ours, "%d | %d" % (c_ours, c_base), "%.0f | %.0f" % (s_ours, s_base))
+        print("%-20s %14.1f %10.1f %8.2f %22s %22s" % row)
     print("ratio = baseline time / node_release time (above 1: node_release is faster)")
     for phase, values in rss.items():
         print("node_release peak RSS, %s: %s" % (phase, ", ".join("%s %.1f MB" % (n, kb / 1024.0)

@@ -77,7 +77,7 @@ options:
   pull_source:
     description:
       - With O(distribution=pull), the registry or mirror the nodes fetch from, as C(HOST[:PORT]/REPOSITORY)
-        (a C(docker://) prefix is accepted; no tag: blobs are fetched by digest). Defaults to the bundle's own
+        (a C(docker://) prefix is accepted; a tag is ignored, as blobs are fetched by digest). Defaults to the bundle's own
         source when that is a C(docker://) reference.
     type: str
   pull_insecure:
