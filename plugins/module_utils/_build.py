@@ -62,8 +62,15 @@ COMPONENTS = {
 # packages that import k8s.io/kubernetes/pkg/generated/openapi, which the release tarball lacks
 NEEDS_OPENAPI = ("kube-apiserver", "kube-controller-manager")
 OPENAPI_PKG = "k8s.io/kubernetes/pkg/generated/openapi"
+# bumped when the generation changes (3: the staging packages vendor/ links to, tags in any file)
+OPENAPI_GEN = 3
 # a fixed build date keeps builds reproducible (SOURCE_DATE_EPOCH when the source gives one)
 DEFAULT_BUILD_DATE = "1970-01-01T00:00:00Z"
+
+
+def _has_tag(path, tag):
+    with open(path, errors="replace") as f:
+        return tag in f.read()
 
 
 class BuildError(Exception):
@@ -383,7 +390,8 @@ class Builder(object):
     def _openapi(self, workdir):
         """Generate pkg/generated/openapi (absent from release tarballs) once per source tree."""
         target = os.path.join(self.source.tree, "pkg", "generated", "openapi", "zz_generated.openapi.go")
-        if os.path.exists(target):
+        stamp = target + ".gen%d" % OPENAPI_GEN
+        if os.path.exists(stamp):
             return
         self.log("generating %s with openapi-gen (once per source)" % OPENAPI_PKG)
         tool = os.path.join(self.root, "tools", self.source.key[:16], "openapi-gen")
@@ -394,22 +402,24 @@ class Builder(object):
         packages = set()
         for base in ("pkg", "staging/src/k8s.io", "vendor/k8s.io"):
             for d, _dirs, files in os.walk(os.path.join(workdir, base)):
-                if "doc.go" in files:
-                    with open(os.path.join(d, "doc.go"), errors="replace") as f:
-                        if "+k8s:openapi-gen=" in f.read():
-                            rel = os.path.relpath(d, workdir)
-                            if rel.startswith("staging/src/"):
-                                continue  # reached through vendor/
-                            packages.add("k8s.io/kubernetes/" + rel)
+                if any(_has_tag(os.path.join(d, f), "+k8s:openapi-gen=") for f in files
+                       if f.endswith(".go") and not f.endswith("_test.go")):
+                    rel = os.path.relpath(d, workdir)
+                    if rel.startswith("staging/src/"):  # what vendor/k8s.io/<repo> links to
+                        rel = "vendor/" + rel[len("staging/src/"):]
+                    packages.add("k8s.io/kubernetes/" + rel)
         header = os.path.join(workdir, "hack", "boilerplate", "boilerplate.generatego.txt")
         _run([tool, "--input-dirs", ",".join(sorted(packages)), "--output-package", OPENAPI_PKG,
               "-O", "zz_generated.openapi", "--go-header-file", header,
               "--report-filename", os.path.join(self.root, "tools", "openapi-violations.txt")],
              "openapi-gen", env=env, cwd=workdir, timeout=self.timeout)
+        open(stamp, "w").close()
 
     def key(self, component, platform):
         h = hashlib.sha256()
         tool = self.zig_version() + platform.zig_target if component == "pause" else self.go_version() + self.ldflags()
+        if component in NEEDS_OPENAPI:
+            tool += "+openapi%d" % OPENAPI_GEN
         if self.strategy != "cross" and component != "pause":
             tool += "+" + self.strategy
         h.update(json.dumps([BUILD_SCHEMA, self.source.key, component, platform.oci, self.source.version,

@@ -55,8 +55,9 @@ options:
     default: 3
   smoke_args:
     description:
-      - Arguments of the smoke test per binary name. C(--version) for binaries not listed; the CNI plugins
-        and C(pause) have their own defaults (no argument, C(-v)).
+      - Arguments of the smoke test per binary name. C(--version) for binaries not listed; the CNI plugins,
+        C(pause), C(kubectl) and C(kubeadm) have their own defaults (no argument, C(-v), C(version --client),
+        C(version -o short)).
     type: dict
     default: {}
   smoke_timeout:
@@ -206,8 +207,9 @@ from ansible_collections.multiarch.k8s.plugins.module_utils._release import (
 )
 
 # smoke tests of binaries that do not answer --version
-DEFAULT_SMOKE = {"pause": ["-v"], "kubectl": ["version", "--client"], "bridge": [], "host-local": [], "loopback": [], "portmap": [], "ptp": [],
-                 "bandwidth": [], "firewall": [], "tuning": []}
+DEFAULT_SMOKE = {"pause": ["-v"], "kubectl": ["version", "--client"], "kubeadm": ["version", "-o", "short"],
+                 "bridge": [], "host-local": [], "loopback": [], "portmap": [], "ptp": [], "bandwidth": [],
+                 "firewall": [], "tuning": []}
 
 
 def main():

@@ -37,7 +37,7 @@ def playbook(extra, check=False):
 @pytest.fixture(scope="module")
 def runs(ours_ref, tmp_path_factory):
     extra = {"multiarch_k8s_holder_src": ours_ref, "multiarch_k8s_cache_dir": str(tmp_path_factory.mktemp("cache")),
-             "multiarch_k8s_hosts": "fleet"}
+             "multiarch_k8s_hosts": "fleet", "multiarch_k8s_cluster": False}
     for node in NODES:
         docker("exec", node, "rm", "-rf", "/opt/multiarch-k8s", check=False)
     check = playbook(extra, check=True)
@@ -330,7 +330,7 @@ def test_pull_mode_nodes_fetch_their_layers_from_the_mirror(ours_ref, mirror, tm
     extra = {"multiarch_k8s_holder_src": ours_ref, "multiarch_k8s_cache_dir": str(tmp_path / "cache"),
              "multiarch_k8s_hosts": "fleet", "multiarch_k8s_prefix": PULL_PREFIX, "multiarch_k8s_bin_dir": "",
              "multiarch_k8s_distribution": "pull", "multiarch_k8s_pull_source": mirror + "/mirror/k8s-bins",
-             "multiarch_k8s_pull_insecure": True}
+             "multiarch_k8s_pull_insecure": True, "multiarch_k8s_cluster": False}
     for node in NODES:
         docker("exec", node, "rm", "-rf", PULL_PREFIX, check=False)
     try:
