@@ -18,7 +18,7 @@ holder_pull for each node's platform. The "upgrade" changes one binary, kubectl,
 of random bytes to it (it still runs): a synthetic change, so that no second real version is needed.
 
 Printed: median wall time per phase and the ratio baseline/node_release; module calls per host
-(counted from ansible's -vvv EXEC lines); bytes sent per node (everything put on the node: module
+(counted from ansible's -vvv EXEC lines that start python, pipelined or not); bytes sent per node (everything put on the node: module
 payloads and files: the files from ansible's -vvv PUT lines, the module payloads from a separate pass
 with pipelining off and ANSIBLE_KEEP_REMOTE_FILES=1, where they stay in the node's ~/.ansible/tmp);
 the peak RSS node_release reports on each node
@@ -116,7 +116,7 @@ def play(work, bundles, measure=False):
         m = re.match(r"^<(mk8s-[a-z0-9]+)> (EXEC|PUT) (.*)$", line)
         if not m:
             continue
-        if m.group(2) == "EXEC" and "AnsiballZ_" in m.group(3):
+        if m.group(2) == "EXEC" and ("AnsiballZ_" in m.group(3) or "python3 && sleep 0" in m.group(3)):
             calls[m.group(1)] += 1
         elif m.group(2) == "PUT" and "AnsiballZ_" not in m.group(3):
             local = m.group(3).rsplit(" TO ", 1)[0]
