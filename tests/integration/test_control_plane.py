@@ -23,10 +23,10 @@ SERVICES = ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler
 KUBECTL = ["kubectl", "--kubeconfig", "/etc/kubernetes/admin.conf"]
 
 
-def run_playbook(name, extra, timeout=3600):
+def run_playbook(name, extra, timeout=3600, check=False):
     env = dict(os.environ, ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="json")
-    proc = subprocess.run(["ansible-playbook", name, "-e", json.dumps(extra)], env=env, capture_output=True,
-                          text=True, timeout=timeout, check=False)
+    proc = subprocess.run(["ansible-playbook", name, "-e", json.dumps(extra)] + (["--check"] if check else []),
+                          env=env, capture_output=True, text=True, timeout=timeout, check=False)
     try:
         return json.loads(proc.stdout), proc.returncode
     except ValueError:
@@ -67,14 +67,24 @@ def converged(control_plane_ref, tmp_path_factory):
     _clean()
     extra = {"multiarch_k8s_holder_src": control_plane_ref, "multiarch_k8s_hosts": NODE,
              "multiarch_k8s_cache_dir": str(tmp_path_factory.mktemp("cache"))}
+    check = run_playbook("multiarch.k8s.site", extra, check=True)
+    left = docker("exec", NODE, "sh", "-c", "ls -d /etc/kubernetes /var/lib/etcd /etc/systemd/system/etcd.service "
+                  "2>/dev/null", check=False).stdout.split()
     first = run_playbook("multiarch.k8s.site", extra)
     second = run_playbook("multiarch.k8s.site", extra)
-    yield first, second
+    yield first, second, (check, left)
     _clean()
 
 
+def test_check_mode_on_a_new_host_changes_nothing(converged):
+    (doc, rc), left = converged[2]
+    assert rc == 0, failures(doc)
+    assert doc["stats"][NODE]["changed"] > 0  # it says what it would do
+    assert left == []
+
+
 def test_control_plane_comes_up(converged):
-    (doc, rc), _second = converged
+    doc, rc = converged[0]
     assert rc == 0, failures(doc)
     for service in SERVICES:
         state = docker("exec", NODE, "systemctl", "is-active", service, check=False).stdout.strip()
@@ -95,7 +105,7 @@ def test_pki_was_made_by_kubeadm_with_the_node_address(converged):
 
 
 def test_rerun_changes_nothing(converged):
-    _first, (doc, rc) = converged
+    doc, rc = converged[1]
     assert rc == 0, failures(doc)
     assert doc["stats"][NODE]["changed"] == 0, [
         t["task"]["name"] for p in doc["plays"] for t in p["tasks"] if t["hosts"].get(NODE, {}).get("changed")]
