@@ -4,9 +4,9 @@
 """Action plugin of multiarch.k8s.node_release: sends only what the node lacks, compressed.
 
 Two module runs per host (one when the first finds the release already in place): the first
-asks the node which sha256 its releases hold and how much space it has; the controller then sends the missing files gzip-compressed (each compressed once,
-cached by sha256, streamed by the connection plugin); the second run stages, smoke-tests,
-switches and prunes on the node. In pull mode nothing but the module arguments (the manifest's
+asks the node which sha256 its releases hold and how much space it has; the controller then
+sends the missing files gzip-compressed (each compressed once, cached by sha256, streamed by the
+connection plugin); the second run stages, smoke-tests, switches and prunes on the node. In pull mode nothing but the module arguments (the manifest's
 layer list and the files' sha256) goes out: the node fetches the layers from a registry itself.
 """
 

@@ -69,6 +69,17 @@ class Reference(object):
         return self.text
 
 
+_REPOSITORY_RE = re.compile(r"^(?:docker://)?" + _HOST_RE + "/" + _REPO_RE +
+                            r"(?::" + _TAG_RE + r")?(?:@sha256:[0-9a-f]{64})?$")
+
+
+def parse_repository(text):
+    """``[docker://]HOST[:PORT]/REPO[:TAG][@DIGEST]`` -> (host, repository); None if it is not one.
+    Where blobs are fetched by digest, a tag or digest given here does not matter."""
+    m = _REPOSITORY_RE.match((text or "").strip()) if isinstance(text, str) else None
+    return (m.group("host"), m.group("repo")) if m else None
+
+
 def parse_reference(text):
     """Parse ``src``; raise ImageError naming the accepted forms."""
     if not isinstance(text, str) or not text.strip():

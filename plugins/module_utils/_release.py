@@ -29,7 +29,7 @@ import tempfile
 import time
 
 from ansible_collections.multiarch.k8s.plugins.module_utils._holder import Extraction, HolderError
-from ansible_collections.multiarch.k8s.plugins.module_utils._oci import LAYER_TYPES
+from ansible_collections.multiarch.k8s.plugins.module_utils._oci import LAYER_TYPES, parse_repository
 from ansible_collections.multiarch.k8s.plugins.module_utils._registry import Registry, RegistryError
 
 RELEASE_FILE = ".release.json"
@@ -132,11 +132,16 @@ class Prefix(object):
                 have.setdefault(sha256_of(path), path)
         return have
 
-    def writable(self):
-        """None if releases can be written under the prefix, else why not (a read-only mount...)."""
+    def _nearest_existing(self):
+        """The prefix, or its nearest ancestor that exists (before the first install)."""
         path = self.prefix
         while not os.path.exists(path):
             path = os.path.dirname(path)
+        return path
+
+    def writable(self):
+        """None if releases can be written under the prefix, else why not (a read-only mount...)."""
+        path = self._nearest_existing()
         if os.access(path, os.W_OK):
             return None
         try:
@@ -148,10 +153,7 @@ class Prefix(object):
         return "%s is not writable by this user" % path
 
     def free_mb(self):
-        path = self.prefix
-        while not os.path.exists(path):
-            path = os.path.dirname(path)
-        st = os.statvfs(path)
+        st = os.statvfs(self._nearest_existing())
         return st.f_bavail * st.f_frsize // (1024 * 1024)
 
 
@@ -223,12 +225,10 @@ class RegistryFetcher(object):
 
     def __init__(self, source, layers, insecure=False, username=None, password=None, timeout=60, retries=3,
                  max_layer_bytes=2 << 30):
-        host, sep, repo = (source or "").replace("docker://", "", 1).partition("/")
-        repo = repo.split("@", 1)[0]  # blobs are fetched by digest: a tag or digest here is ignored
-        if ":" in repo.rsplit("/", 1)[-1]:
-            repo = repo.rsplit(":", 1)[0]
-        if not sep or not host or not re.match(r"^[a-z0-9]+([._/-][a-z0-9]+)*$", repo):
+        parsed = parse_repository(source)
+        if parsed is None:
             raise ReleaseError("pull_source %r is not HOST[:PORT]/REPOSITORY" % (source,))
+        host, repo = parsed
         if not layers:
             raise ReleaseError("the bundle lists no image layers to pull from %s; pull it again with this "
                                "collection's holder_pull" % source)
