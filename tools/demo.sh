@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # `make demo`: the emulated fleet up, static binaries built from source for its four platforms and
 # published to the local registry, then site.yml: facts, one pull per platform, every node gets its
-# release. Ends with the fleet as a table. `make demo-down` removes the fleet (caches stay).
+# release, the control plane on the amd64 node, containerd, the pod network, kubelet and kube-proxy on
+# every node. Ends with the fleet as a table and `kubectl get nodes`. `make demo-down` removes the fleet
+# (caches stay).
 source "$(dirname "$0")/lib.sh"
-HOLDER="docker://$REGISTRY/multiarch-k8s/k8s-bins:v1.20.2"
+HOLDER="docker://$REGISTRY/multiarch-k8s/cluster:v1.20.2"
 case "${1:-up}" in
   up)
     stage "host set-up (apt packages, binfmt_misc, Docker engine, registry on $REGISTRY)"
@@ -16,18 +18,21 @@ case "${1:-up}" in
     ansible-playbook multiarch.k8s.build -v \
       -e "{\"multiarch_k8s_build_dest\": \"$HOLDER\", \"multiarch_k8s_build_dir\": \"$CACHE/build\",
            \"multiarch_k8s_build_components\": [\"kubelet\", \"kube-proxy\", \"pause\", \"bridge\", \"host-local\", \"loopback\", \"portmap\"],
+           \"multiarch_k8s_build_platform_components\": {\"linux/amd64\": [\"kubeadm\", \"kubectl\", \"kube-apiserver\",
+             \"kube-controller-manager\", \"kube-scheduler\", \"etcd\"]},
            \"multiarch_k8s_lock_file\": \"$OUT/demo-lock.yml\"}" >"$OUT/demo-build.log" 2>&1 &
     build=$!
     tail --pid="$build" -n +1 -f "$OUT/demo-build.log" | grep --line-buffered -E "holder_build:|fatal|ERROR" || true
     wait "$build" || { echo "the build failed; its whole output is in $OUT/demo-build.log" >&2; exit 1; }
-    stage "site.yml: facts, one pull per platform, each node gets its release"
+    stage "site.yml: facts, one pull per platform, releases, control plane, containerd, pod network, kubelet, kube-proxy"
     rc=0
     ANSIBLE_LOAD_CALLBACK_PLUGINS=1 ANSIBLE_STDOUT_CALLBACK=json \
       ansible-playbook multiarch.k8s.site -e "{\"multiarch_k8s_holder_src\": \"$HOLDER\", \"multiarch_k8s_hosts\": \"fleet\",
-        \"multiarch_k8s_cluster\": false,
         \"multiarch_k8s_lock_file\": \"$OUT/demo-lock.yml\"}" >"$OUT/demo-site.json" || rc=$?
     python "$REPO/tools/facts_table.py" "$OUT/demo-site.json" || true
     [ "$rc" = 0 ] || { echo "site.yml failed (exit $rc); its result is in $OUT/demo-site.json" >&2; exit "$rc"; }
+    stage "the cluster"
+    docker exec mk8s-amd64 kubectl --kubeconfig /etc/kubernetes/admin.conf get nodes -L multiarch.k8s/platform -o wide
     stage "demo done; the fleet stays up (make demo-down removes it)" ;;
   down)
     "$REPO/tools/fleet.sh" down ;;

@@ -5,7 +5,7 @@
 source "$(dirname "$0")/lib.sh"
 
 PACKAGES=(docker.io qemu-user-static binfmt-support mmdebstrap arch-test python3-venv
-          python3-dev git curl ca-certificates iptables shellcheck
+          python3-dev git curl ca-certificates iptables conntrack shellcheck
           docker-registry skopeo golang-go dpkg-dev)
 
 missing=()

@@ -19,6 +19,7 @@ class ActionModule(ControllerAction):
         self.ERRORS = (BuildError,)
         return _holder_build.run(
             args["source"], args["platforms"], args["dest"], components=args["components"],
+            platform_components=args["platform_components"],
             build_dir=args["build_dir"], version=args["version"], debian_patches=args["debian_patches"],
             lock_file=args["lock_file"], insecure=args["insecure"], username=args["registry_username"],
             password=args["registry_password"], timeout=args["timeout"], mirror=args["debian_mirror"],

@@ -38,7 +38,7 @@ def summary_table(rows):
     return ["  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip() for row in table]
 
 
-def run(source, platforms, dest, components=None, build_dir="~/.cache/multiarch-k8s/build", version=None,
+def run(source, platforms, dest, components=None, platform_components=None, build_dir="~/.cache/multiarch-k8s/build", version=None,
         debian_patches=False, lock_file=None, insecure=False, username=None, password=None, timeout=3600,
         mirror="http://deb.debian.org/debian", check_mode=False, log=None,
         cni_source="debian:golang-github-containernetworking-plugins", etcd_source="debian:etcd", strategy="cross"):
@@ -46,7 +46,17 @@ def run(source, platforms, dest, components=None, build_dir="~/.cache/multiarch-
     build_dir = os.path.expanduser(build_dir)
     plats = platforms_of(platforms)
     comps = list(components or DEFAULT_COMPONENTS)
-    unknown = [c for c in comps if c not in COMPONENTS]
+    extra = {}
+    for key, more in (platform_components or {}).items():
+        matching = [p for p in plats if p == platforms_of([key])[0]]
+        if not matching:
+            raise BuildError("platform_components names %s, which is not one of the platforms asked for (%s)"
+                             % (key, ", ".join(p.oci for p in plats)))
+        if not isinstance(more, list):
+            raise BuildError("platform_components[%s] must be a list of components" % key)
+        extra[matching[0].oci] = [c for c in more if c not in comps]
+    all_comps = comps + [c for more in extra.values() for c in more]
+    unknown = sorted(set(c for c in all_comps if c not in COMPONENTS))
     if unknown:
         raise BuildError("components %s are not ones this collection builds (known: %s)"
                          % (", ".join(unknown), ", ".join(sorted(COMPONENTS))))
@@ -68,7 +78,7 @@ def run(source, platforms, dest, components=None, build_dir="~/.cache/multiarch-
     sources = SourceCache(build_dir, mirror=mirror, log=log)
     builders = {}
     for module, spec, ver in ((K8S, source, version), (CNI, cni_source, None), (ETCD, etcd_source, None)):
-        if any(COMPONENTS[c][0] == module for c in comps):
+        if any(COMPONENTS[c][0] == module for c in all_comps):
             # sources without vendor/ build against Debian's Go libraries: with Debian's patches,
             # as Debian builds them; for Kubernetes the choice is the user's
             src = sources.prepare(spec, debian_patches=debian_patches if module == K8S else True, version=ver)
@@ -81,7 +91,7 @@ def run(source, platforms, dest, components=None, build_dir="~/.cache/multiarch-
     bundles = {}
     missing = []
     for plat in plats:
-        for comp in comps:
+        for comp in comps + extra.get(plat.oci, []):
             builder = builders[COMPONENTS[comp][0]]
             rec = builder.lookup(comp, plat) if check_mode else builder.build(comp, plat)
             if rec is None:

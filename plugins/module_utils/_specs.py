@@ -34,6 +34,7 @@ HOLDER_BUILD_SPEC = dict(
                                                           "kube-scheduler", "pause", "bridge", "host-local", "loopback",
                                                           "portmap", "ptp", "bandwidth", "firewall", "tuning",
                                                           "etcd", "etcdctl"]),
+    platform_components=dict(type="dict", default={}),
     version=dict(type="str"),
     debian_patches=dict(type="bool", default=False),
     cni_source=dict(type="str", default="debian:golang-github-containernetworking-plugins"),

@@ -58,6 +58,13 @@ options:
     elements: str
     choices: [kubelet, kube-proxy, kubeadm, kubectl, kube-apiserver, kube-controller-manager, kube-scheduler, pause,
               bridge, host-local, loopback, portmap, ptp, bandwidth, firewall, tuning, etcd, etcdctl]
+  platform_components:
+    description:
+      - More components for some platforms only, as a mapping of platform to a list of components, on top of
+        O(components); for example the control plane for the one platform that runs it.
+      - Every key must be one of O(platforms).
+    type: dict
+    default: {}
   cni_source:
     description:
       - Source of the CNI plugin components (C(bridge), C(host-local), C(loopback), C(portmap), ...), in the

@@ -5,6 +5,7 @@
 
     fleet.py images     build (or reuse) the node images
     fleet.py up         images + network + running nodes, waits until systemd is up in each
+    fleet.py reset      makes the nodes again from their images (a fresh fleet)
     fleet.py down       removes the nodes and the network (images stay cached)
     fleet.py status     one line per node
 
@@ -212,13 +213,55 @@ def ensure_network(client):
                                       labels={LABEL: "network"})
 
 
+# What an emulated node takes from the host: QEMU user emulation cannot run a container runtime
+# (containerd's shim needs prctl(PR_SET_CHILD_SUBREAPER), runc needs seccomp) nor iptables (its
+# netlink calls fail), so these are the host's native builds, bind-mounted over the node's own files,
+# with the host's libraries and loader in paths an ARM root filesystem does not use. The node's own
+# containerd daemon, kubelet, kube-proxy, CNI plugins, pause and workloads stay ARM. A Pi runs its
+# distribution's runtime: this is test-fleet wiring, not part of the roles.
+HOST_NATIVE = ["/usr/bin/containerd-shim-runc-v2", "/usr/sbin/runc", "/usr/sbin/xtables-nft-multi",
+               "/usr/sbin/xtables-legacy-multi", "/usr/sbin/conntrack"]
+HOST_NATIVE_LIBS = {"/usr/lib/x86_64-linux-gnu": "/usr/lib/x86_64-linux-gnu", "/usr/lib64": "/lib64"}
+
+# Kernel settings the kubelet writes at start. /proc/sys stays read-only in every node (a write
+# there would change the whole machine); inside the node's own mount namespace a small file is
+# bind-mounted over each, so the kubelet finds and sets them without touching the host.
+SHIELDED_SYSCTLS = ["vm/overcommit_memory", "kernel/panic", "kernel/panic_on_oops"]
+
+# Per-network-namespace settings a Kubernetes node needs, set by Docker for the node's own namespace.
+NODE_SYSCTLS = {"net.ipv4.ip_forward": "1", "net.ipv4.conf.all.route_localnet": "1",
+                "net.bridge.bridge-nf-call-iptables": "1", "net.bridge.bridge-nf-call-ip6tables": "1"}
+
+# Run in each node after systemd is up (again after every start): writable cgroup controllers
+# (the host's cgroup v1 controllers arrive read-only) and the shielded sysctl files.
+WIRING = r"""
+set -e
+awk '$5 ~ "^/sys/fs/cgroup/" && $6 ~ /^ro/ {print $5}' /proc/self/mountinfo | while read -r d; do
+  mount -o remount,bind,rw "$d"
+done
+mkdir -p /run/mk8s-fleet/sysctl
+for p in SYSCTLS; do
+  f=/run/mk8s-fleet/sysctl/$(echo "$p" | tr / _)
+  [ -f "$f" ] || cat "/proc/sys/$p" > "$f"
+  grep -q " /proc/sys/$p " /proc/self/mountinfo || mount --bind "$f" "/proc/sys/$p"
+done
+""".replace("SYSCTLS", " ".join(SHIELDED_SYSCTLS))
+
+
+# a running node made with other wiring is made again
+WIRING_LABEL = "io.multiarch-k8s.fleet-wiring"
+WIRING_VERSION = "3"
+
+
 def run_node(client, node, tag):
     import docker.errors  # pylint: disable=import-outside-toplevel
+    import docker.types  # pylint: disable=import-outside-toplevel
     try:
         c = client.containers.get(node["name"])
-        if c.status == "running" and c.image.tags and tag in c.image.tags:
+        if c.status == "running" and c.image.tags and tag in c.image.tags \
+                and c.labels.get(WIRING_LABEL) == WIRING_VERSION:
             return c, False
-        c.remove(force=True)
+        c.remove(force=True, v=True)
     except docker.errors.NotFound:
         pass
     volumes = {}
@@ -229,17 +272,41 @@ def run_node(client, node, tag):
         with open(conf, "w") as f:
             f.write("[Manager]\nDefaultEnvironment=QEMU_CPU=%s\n" % node["qemu_cpu"])
         volumes[conf] = {"bind": "/etc/systemd/system.conf.d/50-qemu-cpu.conf", "mode": "ro"}
+    if node_platform(node).debian_arch != host_debian_arch():
+        wanted = dict((p, p) for p in HOST_NATIVE)
+        wanted.update(HOST_NATIVE_LIBS)
+        for path, target in sorted(wanted.items()):
+            if not os.path.exists(path):
+                raise SystemExit("the emulated fleet needs the host's %s (apt-get install containerd runc "
+                                 "iptables conntrack)" % path)
+            volumes[os.path.realpath(path)] = {"bind": target, "mode": "ro"}
+    # containerd's and the kubelet's state on volumes: overlayfs cannot be stacked on overlayfs
+    mounts = [docker.types.Mount(target, None, type="volume") for target in ("/var/lib/containerd", "/var/lib/kubelet")]
     c = client.containers.run(
-        tag, name=node["name"], volumes=volumes, hostname=node["name"], detach=True,
+        tag, name=node["name"], volumes=volumes, mounts=mounts, hostname=node["name"], detach=True,
         network=NETWORK,
-        cap_add=["SYS_ADMIN"],
+        # what a Kubernetes node needs, short of --privileged (which fails here)
+        cap_add=["ALL"], cap_drop=["SYS_RESOURCE"],
+        devices=["/dev/kmsg:/dev/kmsg:r"],
+        sysctls=NODE_SYSCTLS,
         security_opt=["seccomp=unconfined", "apparmor=unconfined"],
         cgroupns="private",
         tmpfs={"/run": "rw,mode=755", "/run/lock": "rw", "/tmp": "rw"},
         stop_signal="SIGRTMIN+3",
-        labels={LABEL: "node", "io.multiarch-k8s.platform": node["platform"]},
+        labels={LABEL: "node", "io.multiarch-k8s.platform": node["platform"], WIRING_LABEL: WIRING_VERSION},
     )
     return c, True
+
+
+def host_debian_arch():
+    return subprocess.run(["dpkg", "--print-architecture"], check=True, capture_output=True,
+                          text=True).stdout.strip()
+
+
+def wire_node(client, name):
+    res = client.containers.get(name).exec_run(["sh", "-c", WIRING])
+    if res.exit_code != 0:
+        raise SystemExit("wiring fleet node %s failed: %s" % (name, res.output.decode("utf-8", "replace")))
 
 
 def wait_systemd(client, names, timeout=240):
@@ -292,7 +359,22 @@ def cmd_up(args):
         if new:
             started.append(node["name"])
     wait_systemd(client, [n["name"] for n in nodes])
+    for node in nodes:
+        wire_node(client, node["name"])
     log("fleet up: %s" % ", ".join("%s (%s)" % (n["name"], n["platform"]) for n in nodes))
+
+
+def cmd_reset(args):
+    """Make the named nodes (default: all) again from their images: a fresh fleet, volumes included."""
+    client = docker_client()
+    import docker.errors  # pylint: disable=import-outside-toplevel
+    for node in selected(args):
+        try:
+            client.containers.get(node["name"]).remove(force=True, v=True)
+            log("removed %s" % node["name"])
+        except docker.errors.NotFound:
+            pass
+    cmd_up(args)
 
 
 def cmd_down(_args):
@@ -322,10 +404,10 @@ def cmd_status(_args):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
-    for name, func in (("images", cmd_images), ("up", cmd_up), ("down", cmd_down),
+    for name, func in (("images", cmd_images), ("up", cmd_up), ("reset", cmd_reset), ("down", cmd_down),
                        ("status", cmd_status)):
         p = sub.add_parser(name)
-        if name in ("images", "up"):
+        if name in ("images", "up", "reset"):
             p.add_argument("nodes", nargs="*", help="node names (default: all)")
         p.set_defaults(func=func)
     args = parser.parse_args(argv)

@@ -97,8 +97,8 @@ def test_blocking_preflight_stops_the_host_before_anything_changes(ours_ref, tmp
     assert proc.returncode != 0
     doc = json.loads(proc.stdout)
     failed = [t for t in doc["plays"][0]["tasks"] if t["hosts"].get("mk8s-armel", {}).get("failed")]
-    assert failed[0]["task"]["name"] == "Stop a host with a blocking preflight finding before anything changes on it"
-    assert failed[0]["hosts"]["mk8s-armel"]["msg"].startswith("only ")
+    assert failed[0]["task"]["name"] == "Stop every host when one has a blocking preflight finding, before anything changes"
+    assert failed[0]["hosts"]["mk8s-armel"]["msg"].startswith("mk8s-armel: only ")
     assert "MB needed for the binaries and two releases" in failed[0]["hosts"]["mk8s-armel"]["msg"]
     assert docker("exec", "mk8s-armel", "test", "-e", "/opt/mk8s-preflight", check=False).returncode != 0
 

@@ -110,3 +110,16 @@ def test_directory_source_key_follows_its_files(tmp_path):
 def test_stand_in_source_builds_kubernetes_names_from_its_own_package():
     fixture = os.path.join(os.path.dirname(__file__), "..", "..", "..", "fixtures", "standin")
     assert B._module_of(fixture) == B.STANDIN  # pylint: disable=protected-access
+
+
+@pytest.mark.parametrize("extra, message", [
+    ({"linux/arm/v7": ["kubeadm"]}, "names linux/arm/v7, which is not one of the platforms asked for"),
+    ({"linux/amd64": "kubeadm"}, "must be a list of components"),
+    ({"linux/amd64": ["kubectx"]}, "components kubectx are not ones this collection builds"),
+    ({"nonsense": ["kubeadm"]}, "platforms:"),
+])
+def test_platform_components_are_checked_before_any_build(tmp_path, extra, message):
+    from ansible_collections.multiarch.k8s.plugins.module_utils import _holder_build as HB
+    with pytest.raises(B.BuildError, match=message):
+        HB.run(str(tmp_path / "no-source-needed"), ["linux/amd64", "linux/arm/v6"], "oci:%s:v1" % (tmp_path / "o"),
+               components=["kubelet"], platform_components=extra, build_dir=str(tmp_path / "b"))

@@ -17,8 +17,9 @@ import sys
 import pytest
 
 PLUGINS = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "plugins")
-NODE_SIDE_UTILS = {"_platforms", "_elfhdr", "_node_facts", "_release", "_registry", "_holder", "_oci", "_deps"}
-NODE_SIDE_MODULES = {"node_facts", "node_release"}
+NODE_SIDE_UTILS = {"_platforms", "_elfhdr", "_node_facts", "_release", "_registry", "_holder", "_oci", "_deps",
+                   "_node_image"}
+NODE_SIDE_MODULES = {"node_facts", "node_release", "node_image"}
 PREFIX = "ansible_collections.multiarch.k8s.plugins.module_utils."
 
 

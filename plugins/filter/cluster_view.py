@@ -1,0 +1,82 @@
+# -*- coding: utf-8 -*-
+# Copyright: multiarch.k8s contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The multiarch.k8s.cni_assignment and multiarch.k8s.k8s_nodes filters (docs in their .yml files).
+
+What the pod network plan starts from: a node's own CNI configuration, and the cluster's Node objects
+(annotated with their pod CIDRs), so the plan stays stable across reruns, ``--limit`` runs and controllers.
+"""
+
+from __future__ import annotations
+
+import json
+
+from ansible.errors import AnsibleFilterError
+
+POD_CIDRS_ANNOTATION = "multiarch.k8s/pod-cidrs"
+
+
+def _family(cidr):
+    return "ipv6" if ":" in cidr else "ipv4"
+
+
+def cni_assignment(conflist):
+    """{"ipv4": cidr[, "ipv6": cidr]} from a bridge/host-local conflist's ranges, or None."""
+    if not conflist:
+        return None
+    try:
+        conf = json.loads(conflist)
+        plugins = conf.get("plugins", [conf])
+        out = {}
+        for plugin in plugins:
+            for rng in (plugin.get("ipam") or {}).get("ranges") or []:
+                for entry in rng:
+                    subnet = entry["subnet"]
+                    out.setdefault(_family(subnet), subnet)
+        return out or None
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return None  # not ours or damaged: the node is planned as new
+
+
+def k8s_nodes(nodes, annotation=POD_CIDRS_ANNOTATION):
+    """{name: {"address": InternalIP, "pod_cidrs": {...} or None}} from ``kubectl get nodes -o json``."""
+    try:
+        doc = json.loads(nodes) if isinstance(nodes, str) else nodes
+        items = doc["items"]
+    except (ValueError, TypeError, KeyError) as e:
+        raise AnsibleFilterError("k8s_nodes needs the output of kubectl get nodes -o json: %s" % e) from None
+    out = {}
+    for item in items:
+        meta = item.get("metadata") or {}
+        addresses = (item.get("status") or {}).get("addresses") or []
+        internal = [a.get("address") for a in addresses if a.get("type") == "InternalIP"]
+        cidrs = None
+        raw = (meta.get("annotations") or {}).get(annotation)
+        if raw:
+            try:
+                cidrs = dict((_family(c), c) for c in raw.split(","))
+            except (AttributeError, TypeError):
+                cidrs = None
+        out[meta.get("name")] = {"address": internal[0] if internal else None, "pod_cidrs": cidrs}
+    return out
+
+
+def pod_routes(plan, host, addresses, addresses_v6=None):
+    """[{"dst": other node's subnet, "via": its address}] for every other node of ``plan`` with a known address."""
+    if not isinstance(plan, dict) or not isinstance(addresses, dict):
+        raise AnsibleFilterError("pod_routes needs the pod_cidrs plan and a mapping of node to address")
+    routes = []
+    for name, cidrs in sorted(plan.items()):
+        if name == host or not cidrs:
+            continue
+        for family, via in (("ipv4", addresses.get(name)), ("ipv6", (addresses_v6 or {}).get(name))):
+            if cidrs.get(family) and via and (":" in via) == (family == "ipv6"):
+                routes.append({"dst": cidrs[family], "via": via})
+    return routes
+
+
+class FilterModule:
+    """multiarch.k8s cluster view filters."""
+
+    def filters(self):
+        return {"cni_assignment": cni_assignment, "k8s_nodes": k8s_nodes, "pod_routes": pod_routes}

@@ -1,0 +1,345 @@
+# -*- coding: utf-8 -*-
+# Copyright: multiarch.k8s contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""site.yml end to end on the four-node emulated fleet: a real mixed-architecture Kubernetes 1.20.2 cluster.
+
+Everything here is real: kubelet, kube-proxy, pause and the CNI plugins built by holder_build from Debian's
+sources for linux/amd64, linux/arm64, linux/arm/v7 and linux/arm/v6, the amd64 control plane and etcd,
+Debian's containerd. What the emulated fleet cannot do (QEMU user emulation runs no container runtime
+shim, runc or iptables) is wired by tests/fleet/fleet.py with the host's native builds of those three;
+the roles know nothing of it. The workload is Debian's static busybox of each architecture, packed on
+the node by node_image. On the arm/v6 node the workload is given QEMU_CPU=arm1176 in its environment: the
+CPU model of the emulated Pi Zero has to reach every process QEMU runs, and runc passes only the pod's
+environment. On a real Pi Zero no such variable exists or is needed.
+
+The scenario, in order, on a fresh fleet: bad inputs fail before any change; check mode on the new fleet
+writes nothing; three nodes converge; the fourth joins with --limit and touches no other node; a full run
+gives every node its routes; a last full run changes nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from runner import docker
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "fleet"))
+
+import debs  # noqa: E402  pylint: disable=wrong-import-position
+
+CACHE = os.environ.get("MULTIARCH_CACHE", "/var/cache/multiarch-k8s")
+FLEET = os.path.join(os.path.dirname(HERE), "fleet", "fleet.py")
+HOLDER = "docker://127.0.0.1:5000/multiarch-k8s-tests/cluster:v1.20.2"
+CP = "mk8s-amd64"
+NODES = {"mk8s-amd64": ("linux/amd64", "amd64", "x86_64"), "mk8s-arm64": ("linux/arm64", "arm64", "aarch64"),
+         "mk8s-armhf": ("linux/arm/v7", "armhf", "armv7l"), "mk8s-armel": ("linux/arm/v6", "armel", "armv6l")}
+LATE = "mk8s-armhf"  # joins the running cluster with --limit
+NODE_COMPONENTS = ["kubelet", "kube-proxy", "pause", "bridge", "host-local", "loopback", "portmap"]
+CP_COMPONENTS = ["kubeadm", "kubectl", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd"]
+KUBECTL = ["docker", "exec", CP, "kubectl", "--kubeconfig", "/etc/kubernetes/admin.conf"]
+WATCHED = "/etc /opt /usr/local /var/lib/etcd"  # where site.yml writes on a node
+
+
+def run_playbook(name, extra, inventory=None, limit=None, check=False, timeout=3600):
+    env = dict(os.environ, ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="json")
+    cmd = ["ansible-playbook", name, "-e", json.dumps(extra)]
+    cmd += ["-i", str(inventory)] if inventory else []
+    cmd += ["--limit", limit] if limit else []
+    cmd += ["--check"] if check else []
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+    try:
+        return json.loads(proc.stdout), proc.returncode
+    except ValueError:
+        pytest.fail("%s printed no JSON (rc %d):\n%s\n%s" % (name, proc.returncode, proc.stdout[-3000:], proc.stderr[-3000:]))
+
+
+def failures(doc):
+    return ["%s / %s: %s" % (h, t["task"]["name"], r.get("msg") or r.get("stderr"))
+            for p in doc["plays"] for t in p["tasks"] for h, r in t["hosts"].items()
+            if r.get("failed") or r.get("unreachable")]
+
+
+def changed_tasks(doc, host):
+    return [t["task"]["name"] for p in doc["plays"] for t in p["tasks"] if t["hosts"].get(host, {}).get("changed")]
+
+
+def inventory(path, hosts, control_plane=(CP,), host_vars=None):
+    """The fleet group (the hosts site.yml converges) and the control_plane group, which may name others."""
+    host_vars = host_vars or {}
+    conn = {"ansible_connection": "community.docker.docker", "ansible_python_interpreter": "/usr/bin/python3"}
+    doc = {"all": {"children": {
+        "fleet": {"hosts": dict((h, host_vars.get(h, {})) for h in hosts), "vars": conn},
+        "control_plane": {"hosts": dict((h, dict(conn, **host_vars.get(h, {}))) for h in control_plane)}}}}
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def host_state():
+    """The host's kernel settings a kubelet or kube-proxy would change, and its firewall."""
+    sysctls = subprocess.run(["sysctl", "vm.overcommit_memory", "kernel.panic", "kernel.panic_on_oops",
+                              "net.ipv4.ip_forward"], capture_output=True, text=True, check=True).stdout
+    rules = "".join(subprocess.run(["iptables", "-t", t, "-S"], capture_output=True, text=True, check=True).stdout
+                    for t in ("filter", "nat", "mangle"))
+    return sysctls, rules
+
+
+def node_changes_since(node, marker):
+    """Files site.yml could write that are newer than ``marker`` on ``node``."""
+    out = docker("exec", node, "sh", "-c", "find %s -xdev -newer %s 2>/dev/null | grep -v '^/etc/ld.so.cache$' "
+                 "| sort" % (WATCHED, marker), check=False).stdout
+    return out.split()
+
+
+@pytest.fixture(scope="module")
+def holder(tmp_path_factory):
+    """The node components for all four platforms and the control plane for amd64, built from Debian's sources."""
+    doc, rc = run_playbook("multiarch.k8s.build", {
+        "multiarch_k8s_build_dest": HOLDER, "multiarch_k8s_build_dir": os.path.join(CACHE, "build"),
+        "multiarch_k8s_build_components": NODE_COMPONENTS,
+        "multiarch_k8s_build_platform_components": {"linux/amd64": CP_COMPONENTS},
+        "multiarch_k8s_lock_file": str(tmp_path_factory.mktemp("lock") / "lock.yml")})
+    assert rc == 0, failures(doc)
+    return HOLDER
+
+
+@pytest.fixture(scope="module")
+def fresh_fleet():
+    """The four nodes made again from their images; made again at the end so later tests get an idle fleet."""
+    subprocess.run([sys.executable, FLEET, "reset"], check=True, timeout=900)
+    yield
+    subprocess.run([sys.executable, FLEET, "reset"], check=True, timeout=900)
+
+
+@pytest.fixture(scope="module")
+def base_extra(holder, tmp_path_factory):
+    return {"multiarch_k8s_holder_src": holder, "multiarch_k8s_cache_dir": str(tmp_path_factory.mktemp("bins"))}
+
+
+# --- bad input: a clear error before any node changes -----------------------------------------
+def _refused(tmp_path, base_extra, extra=None, host_vars=None, control_plane=(CP,)):
+    for node in NODES:
+        docker("exec", node, "touch", "/tmp/mk8s-marker")
+    time.sleep(1.1)  # file times have one-second steps on some filesystems
+    inv = inventory(tmp_path / "hosts.json", list(NODES), control_plane=control_plane, host_vars=host_vars)
+    doc, rc = run_playbook("multiarch.k8s.site", dict(base_extra, **(extra or {}), multiarch_k8s_hosts="fleet"),
+                           inventory=inv)
+    assert rc != 0
+    for node in NODES:
+        assert node_changes_since(node, "/tmp/mk8s-marker") == [], node
+    return " ".join(failures(doc))
+
+
+def test_two_control_planes_of_different_versions_are_refused(fresh_fleet, base_extra, tmp_path):
+    msg = _refused(tmp_path, base_extra, control_plane=(CP, "mk8s-arm64"),
+                   host_vars={"mk8s-arm64": {"control_plane_kubernetes_version": "v1.21.0"}})
+    assert "disagree on the Kubernetes version" in msg
+    assert "mk8s-amd64 has v1.20.2" in msg and "mk8s-arm64 has v1.21.0" in msg
+
+
+def test_pod_cidr_too_small_for_the_fleet_is_refused(fresh_fleet, base_extra, tmp_path):
+    msg = _refused(tmp_path, base_extra, extra={"multiarch_k8s_cluster_cidr": "10.244.0.0/23"})
+    assert "10.244.0.0/23" in msg and "4" in msg
+
+
+def test_pod_cidr_overlapping_the_service_cidr_is_refused(fresh_fleet, base_extra, tmp_path):
+    msg = _refused(tmp_path, base_extra, extra={"multiarch_k8s_cluster_cidr": "10.96.0.0/16"})
+    assert "overlap" in msg and "10.96.0.0/12" in msg
+
+
+def test_unreachable_control_plane_is_refused(fresh_fleet, base_extra, tmp_path):
+    msg = _refused(tmp_path, base_extra, control_plane=("mk8s-gone",))
+    assert "mk8s-gone cannot be reached" in msg
+
+
+def test_memory_cgroup_off_is_refused(fresh_fleet, base_extra, tmp_path):
+    """The armel node's kernel is made to say what a Pi without cgroup_enable=memory says: /proc/cgroups
+    with the memory controller's enabled column 0 (a file bind-mounted in the node's own mount namespace)."""
+    node = "mk8s-armel"
+    docker("exec", node, "sh", "-c", "awk '$1 == \"memory\" {$4 = 0} {print}' OFS='\\t' /proc/cgroups "
+           "> /run/mk8s-cgroups && mount --bind /run/mk8s-cgroups /proc/cgroups")
+    try:
+        msg = _refused(tmp_path, base_extra)
+    finally:
+        docker("exec", node, "umount", "/proc/cgroups", check=False)
+    assert "mk8s-armel: the memory cgroup controller is disabled" in msg
+    assert "Nothing was changed on any host" in msg
+
+
+# --- the cluster ------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def cluster(fresh_fleet, base_extra, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("cluster")
+    before = host_state()
+    early = [n for n in NODES if n != LATE]
+    inv3 = inventory(tmp / "three.json", early)
+    inv4 = inventory(tmp / "four.json", list(NODES))
+    for node in NODES:
+        docker("exec", node, "touch", "/tmp/mk8s-check-marker")
+    time.sleep(1.1)
+    check = run_playbook("multiarch.k8s.site", base_extra, inventory=inv3, check=True)
+    check_left = dict((n, node_changes_since(n, "/tmp/mk8s-check-marker")) for n in early)
+    first = run_playbook("multiarch.k8s.site", base_extra, inventory=inv3)
+    assert first[1] == 0, failures(first[0])
+    # the late node joins: only it is in the run
+    pids = dict((n, docker("exec", n, "systemctl", "show", "-p", "MainPID", "--value", "kubelet").stdout.strip())
+                for n in early)
+    for node in early:
+        docker("exec", node, "touch", "/tmp/mk8s-join-marker")
+    time.sleep(1.1)
+    join = run_playbook("multiarch.k8s.site", base_extra, inventory=inv4, limit=LATE)
+    # the control plane's own records change with the join (etcd's database; kubeadm's copy of the new
+    # node's kubeconfig): they are the cluster's, not the node's
+    join_touched = dict((n, [f for f in node_changes_since(n, "/tmp/mk8s-join-marker")
+                             if not f.startswith(("/etc/kubernetes/multiarch-k8s/", "/var/lib/etcd/"))]) for n in early)
+    pids_after = dict((n, docker("exec", n, "systemctl", "show", "-p", "MainPID", "--value", "kubelet").stdout.strip())
+                      for n in early)
+    full = run_playbook("multiarch.k8s.site", base_extra, inventory=inv4)
+    again = run_playbook("multiarch.k8s.site", base_extra, inventory=inv4)
+    yield {"check": check, "check_left": check_left, "first": first, "join": join, "join_touched": join_touched,
+           "pids": (pids, pids_after), "full": full, "again": again, "host_before": before, "inv4": inv4}
+
+
+def test_check_mode_on_a_new_fleet_writes_nothing(cluster):
+    doc, rc = cluster["check"]
+    assert rc == 0, failures(doc)
+    assert doc["stats"][CP]["changed"] > 0  # it says what it would do
+    assert cluster["check_left"] == dict((n, []) for n in cluster["check_left"])
+
+
+def test_a_node_joins_with_limit_and_touches_no_other_node(cluster):
+    doc, rc = cluster["join"]
+    assert rc == 0, failures(doc)
+    # the control plane is asked (kubectl, kubeadm for the node's certificate), nothing else on it changes
+    assert set(doc["stats"]) == {LATE}
+    assert cluster["join_touched"] == dict((n, []) for n in cluster["join_touched"])
+    assert cluster["pids"][0] == cluster["pids"][1]
+
+
+def test_full_run_after_the_join_changes_only_routes_on_the_others(cluster):
+    doc, rc = cluster["full"]
+    assert rc == 0, failures(doc)
+    for node in NODES:
+        if node != LATE:
+            assert set(changed_tasks(doc, node)) <= {
+                "multiarch.k8s.cni : Write the routes to the other nodes' pod CIDRs and the masquerade rule",
+                "multiarch.k8s.cni : Apply the pod network routes again"}, node
+
+
+def test_control_plane_is_up_with_pki_made_by_kubeadm(cluster):
+    for service in ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"):
+        assert docker("exec", CP, "systemctl", "is-active", service, check=False).stdout.strip() == "active", service
+    assert subprocess.run(KUBECTL + ["get", "--raw", "/readyz"], capture_output=True, text=True,
+                          check=True).stdout.strip() == "ok"
+    version = json.loads(subprocess.run(KUBECTL + ["version", "-o", "json"], capture_output=True, text=True,
+                                        check=True).stdout)
+    assert version["serverVersion"]["gitVersion"] == "v1.20.2"
+    ip = docker("inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", CP).stdout.strip()
+    cert = docker("exec", CP, "openssl", "x509", "-noout", "-text", "-in", "/etc/kubernetes/pki/apiserver.crt").stdout
+    assert "IP Address:%s" % ip in cert and "DNS:%s" % CP in cert
+    assert docker("exec", CP, "stat", "-c", "%a", "/etc/kubernetes/pki/ca.key").stdout.strip() == "600"
+    # each node's kubelet has its own client certificate, in system:nodes
+    for node in NODES:
+        conf = docker("exec", node, "cat", "/etc/kubernetes/kubelet.conf").stdout
+        data = [line.split(":", 1)[1].strip() for line in conf.splitlines() if "client-certificate-data" in line][0]
+        subject = subprocess.run(["openssl", "x509", "-noout", "-subject"], input=base64.b64decode(data),
+                                 capture_output=True, check=True).stdout.decode()
+        assert "O = system:nodes" in subject and "CN = system:node:%s" % node in subject, subject
+
+
+def test_every_platform_is_ready_with_kubelet_v1_20_2(cluster):
+    nodes = json.loads(subprocess.run(KUBECTL + ["get", "nodes", "-o", "json"], capture_output=True, text=True,
+                                      check=True).stdout)["items"]
+    seen = {}
+    for item in nodes:
+        ready = [c["status"] for c in item["status"]["conditions"] if c["type"] == "Ready"]
+        seen[item["metadata"]["name"]] = (item["metadata"]["labels"].get("multiarch.k8s/platform"), ready,
+                                          item["status"]["nodeInfo"]["kubeletVersion"],
+                                          item["status"]["nodeInfo"]["kubeProxyVersion"])
+    for node, (platform, _deb, _uname) in NODES.items():
+        assert seen[node] == (platform.replace("/", "-"), ["True"], "v1.20.2", "v1.20.2"), (node, seen[node])
+    table = subprocess.run(KUBECTL + ["get", "nodes", "-L", "multiarch.k8s/platform", "-o", "wide"],
+                           capture_output=True, text=True, check=True).stdout
+    print(table)
+
+
+def test_pod_cidrs_are_recorded_distinct_and_routed(cluster):
+    nodes = json.loads(subprocess.run(KUBECTL + ["get", "nodes", "-o", "json"], capture_output=True, text=True,
+                                      check=True).stdout)["items"]
+    cidrs = dict((i["metadata"]["name"], i["metadata"]["annotations"]["multiarch.k8s/pod-cidrs"]) for i in nodes)
+    assert len(set(cidrs.values())) == 4 and all(c.startswith("10.244.") for c in cidrs.values())
+    for node in NODES:
+        routes = docker("exec", node, "ip", "route", "show", "proto", "77").stdout
+        for other, cidr in cidrs.items():
+            assert (cidr in routes) is (other != node), (node, routes)
+
+
+def _workload(node, deb_arch):
+    """Debian's static busybox of the node's architecture, packed into an image on the node."""
+    busybox = debs.fetch([deb_arch])[deb_arch]["busybox"]
+    docker("exec", node, "mkdir", "-p", "/opt/mk8s-tests")
+    docker("cp", busybox, "%s:/opt/mk8s-tests/busybox" % node)
+    env = dict(os.environ, ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="json")
+    args = {"name": "localhost/multiarch-k8s-tests/uname-http:1", "platform": NODES[node][0],
+            "files": [{"src": "/opt/mk8s-tests/busybox", "dest": "/bin/busybox"}], "entrypoint": ["/bin/busybox"]}
+    proc = subprocess.run(["ansible", node, "-m", "multiarch.k8s.node_image", "-a", json.dumps(args)],
+                          env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stdout[-2000:]
+
+
+def _pod(node):
+    platform = NODES[node][0]
+    env = [{"name": "QEMU_CPU", "value": "arm1176"}] if node == "mk8s-armel" else []
+    script = ("/bin/busybox mkdir -p /www && /bin/busybox uname -m > /www/index.html && "
+              "exec /bin/busybox httpd -f -p 8080 -h /www")
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "uname-" + node, "namespace": "default"},
+            "spec": {"nodeSelector": {"multiarch.k8s/platform": platform.replace("/", "-")},
+                     "containers": [{"name": "http", "image": "localhost/multiarch-k8s-tests/uname-http:1",
+                                     "imagePullPolicy": "Never", "env": env,
+                                     "command": ["/bin/busybox", "sh", "-c", script]}]}}
+
+
+def test_a_pod_per_platform_answers_across_nodes_with_its_machine(cluster):
+    for node, (_platform, deb_arch, _uname) in NODES.items():
+        _workload(node, deb_arch)
+    pods = {"apiVersion": "v1", "kind": "List", "items": [_pod(n) for n in NODES]}
+    subprocess.run(KUBECTL[:3] + ["-i"] + KUBECTL[3:] + ["apply", "-f", "-"], input=json.dumps(pods),
+                   capture_output=True, text=True, check=True)
+    deadline = time.monotonic() + 300
+    ips = {}
+    while time.monotonic() < deadline:
+        items = json.loads(subprocess.run(KUBECTL + ["get", "pods", "-o", "json"], capture_output=True, text=True,
+                                          check=True).stdout)["items"]
+        ips = dict((i["metadata"]["name"][len("uname-"):], i["status"].get("podIP")) for i in items
+                   if i["status"].get("phase") == "Running")
+        if len(ips) == 4:
+            break
+        time.sleep(3)
+    assert len(ips) == 4, subprocess.run(KUBECTL + ["describe", "pods"], capture_output=True, text=True,
+                                          check=False).stdout[-4000:]
+    names = list(NODES)
+    for i, node in enumerate(names):
+        other = names[(i + 1) % len(names)]  # ask from the next node: traffic crosses the fleet's network
+        url = "http://%s:8080/" % ips[node]
+        answer = docker("exec", other, "python3", "-c",
+                        "import urllib.request; print(urllib.request.urlopen(%r, timeout=10).read().decode().strip())"
+                        % url).stdout.strip()
+        assert answer == NODES[node][2], (node, other, answer)
+
+
+def test_rerun_changes_nothing_on_any_host(cluster):
+    doc, rc = cluster["again"]
+    assert rc == 0, failures(doc)
+    for node in NODES:
+        assert doc["stats"][node]["changed"] == 0, (node, changed_tasks(doc, node))
+
+
+def test_the_host_is_unchanged(cluster):
+    assert host_state() == cluster["host_before"]
