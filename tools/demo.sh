@@ -28,7 +28,7 @@ case "${1:-up}" in
     rc=0
     ANSIBLE_LOAD_CALLBACK_PLUGINS=1 ANSIBLE_STDOUT_CALLBACK=json \
       ansible-playbook multiarch.k8s.site -e "{\"multiarch_k8s_holder_src\": \"$HOLDER\", \"multiarch_k8s_hosts\": \"fleet\",
-        \"multiarch_k8s_lock_file\": \"$OUT/demo-lock.yml\"}" >"$OUT/demo-site.json" || rc=$?
+        \"multiarch_k8s_lock_file\": \"$OUT/demo-lock.yml\", \"multiarch_k8s_report_file\": \"$OUT/fleet-report.json\"}" >"$OUT/demo-site.json" || rc=$?
     python "$REPO/tools/facts_table.py" "$OUT/demo-site.json" || true
     [ "$rc" = 0 ] || { echo "site.yml failed (exit $rc); its result is in $OUT/demo-site.json" >&2; exit "$rc"; }
     stage "the cluster"

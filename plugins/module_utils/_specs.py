@@ -48,3 +48,13 @@ HOLDER_BUILD_SPEC = dict(
     registry_password=dict(type="str", no_log=True),
     timeout=dict(type="int", default=3600),
 )
+
+FLEET_REPORT_SPEC = dict(
+    hosts=dict(type="list", elements="str", required=True),
+    facts_var=dict(type="str", default="multiarch_k8s"),
+    release_var=dict(type="str"),
+    health_var=dict(type="str"),
+    bundles=dict(type="dict"),
+    nodes=dict(type="raw"),
+    dest=dict(type="path"),
+)

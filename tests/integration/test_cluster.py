@@ -120,7 +120,8 @@ def fresh_fleet():
 
 @pytest.fixture(scope="module")
 def base_extra(holder, tmp_path_factory):
-    return {"multiarch_k8s_holder_src": holder, "multiarch_k8s_cache_dir": str(tmp_path_factory.mktemp("bins"))}
+    return {"multiarch_k8s_holder_src": holder, "multiarch_k8s_cache_dir": str(tmp_path_factory.mktemp("bins")),
+            "multiarch_k8s_report_file": str(tmp_path_factory.mktemp("report") / "fleet-report.json")}
 
 
 # --- bad input: a clear error before any node changes -----------------------------------------
@@ -310,7 +311,7 @@ def test_a_pod_per_platform_answers_across_nodes_with_its_machine(cluster):
     for node, (_platform, deb_arch, _uname) in NODES.items():
         _workload(node, deb_arch)
     pods = {"apiVersion": "v1", "kind": "List", "items": [_pod(n) for n in NODES]}
-    subprocess.run(KUBECTL[:3] + ["-i"] + KUBECTL[3:] + ["apply", "-f", "-"], input=json.dumps(pods),
+    subprocess.run(KUBECTL[:2] + ["-i"] + KUBECTL[2:] + ["apply", "-f", "-"], input=json.dumps(pods),
                    capture_output=True, text=True, check=True)
     deadline = time.monotonic() + 300
     ips = {}
@@ -322,8 +323,9 @@ def test_a_pod_per_platform_answers_across_nodes_with_its_machine(cluster):
         if len(ips) == 4:
             break
         time.sleep(3)
-    assert len(ips) == 4, subprocess.run(KUBECTL + ["describe", "pods"], capture_output=True, text=True,
-                                          check=False).stdout[-4000:]
+    described = "" if len(ips) == 4 else subprocess.run(KUBECTL + ["describe", "pods"], capture_output=True,
+                                                        text=True, check=False).stdout[-4000:]
+    assert len(ips) == 4, described
     names = list(NODES)
     for i, node in enumerate(names):
         other = names[(i + 1) % len(names)]  # ask from the next node: traffic crosses the fleet's network
@@ -339,6 +341,25 @@ def test_rerun_changes_nothing_on_any_host(cluster):
     assert rc == 0, failures(doc)
     for node in NODES:
         assert doc["stats"][node]["changed"] == 0, (node, changed_tasks(doc, node))
+
+
+def test_fleet_report_shows_every_platform_ready(cluster, base_extra):
+    doc, _rc = cluster["again"]
+    shown = [r for p in doc["plays"] for t in p["tasks"] if t["task"]["name"] == "Show the fleet report"
+             for r in t["hosts"].values()]
+    table = "\n".join(shown[0]["msg"])
+    print(table)
+    with open(base_extra["multiarch_k8s_report_file"]) as f:
+        records = dict((r["host"], r) for r in json.load(f)["hosts"])
+    assert sorted(records) == sorted(NODES)
+    for node, (platform, _deb, _uname) in NODES.items():
+        r = records[node]
+        assert r["platform"] == platform and r["release"].startswith("v1.20.2-" + platform.replace("/", "-"))
+        assert r["node"]["ready"] is True and r["node"]["kubelet"] == "v1.20.2"
+        assert r["services"] == {"containerd": "active", "kubelet": "active", "kube-proxy": "active"}
+        assert r["image"]["manifest"].startswith("sha256:") and r["versions"]["kubelet"] == "v1.20.2"
+        assert node in table
+    assert records["mk8s-armel"]["decided"]  # how the platform was decided, in words
 
 
 def test_the_host_is_unchanged(cluster):

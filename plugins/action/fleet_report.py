@@ -1,0 +1,44 @@
+# -*- coding: utf-8 -*-
+# Copyright: multiarch.k8s contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Action plugin of multiarch.k8s.fleet_report: gathers what the run learned about each host, on the controller."""
+
+from __future__ import annotations
+
+import json
+
+from ansible_collections.multiarch.k8s.plugins.module_utils._specs import FLEET_REPORT_SPEC
+from ansible_collections.multiarch.k8s.plugins.plugin_utils._controller_action import ControllerAction
+
+
+class ActionModule(ControllerAction):
+    SPEC = FLEET_REPORT_SPEC
+    NAME = "fleet_report"
+
+    def run(self, tmp=None, task_vars=None):
+        self._hostvars = (task_vars or {}).get("hostvars", {})
+        return super().run(tmp, task_vars)
+
+    def work(self, args, check_mode, log):
+        from ansible_collections.multiarch.k8s.plugins.module_utils import _report  # pylint: disable=import-outside-toplevel
+        self.ERRORS = (_report.ReportError,)
+        nodes = args["nodes"]
+        if isinstance(nodes, str):
+            try:
+                nodes = json.loads(nodes) if nodes.strip() else None
+            except ValueError:
+                raise _report.ReportError("nodes is not the JSON of kubectl get nodes -o json")
+        bundles = args["bundles"] or {}
+        records = []
+        for host in args["hosts"]:
+            hv = self._hostvars.get(host, {})
+            facts = hv.get(args["facts_var"]) or {}
+            release = hv.get(args["release_var"]) if args["release_var"] else None
+            health = hv.get(args["health_var"]) if args["health_var"] else None
+            records.append(_report.host_record(host, facts, release, bundles.get(facts.get("platform")),
+                                               health, nodes))
+        out = {"changed": False, "hosts": records, "table": _report.table(records)}
+        if args["dest"] and not check_mode:
+            out["dest"] = _report.write_json(args["dest"], records)
+            log("wrote %s" % out["dest"])
+        return out

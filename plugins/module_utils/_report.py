@@ -1,0 +1,105 @@
+# -*- coding: utf-8 -*-
+# Copyright: multiarch.k8s contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The fleet report: one record per host from what a site.yml run learned, as JSON and as a table.
+
+Controller side (jmespath for the queries over the cluster's Node list).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+
+from ansible_collections.multiarch.k8s.plugins.module_utils._deps import require_jmespath
+
+SERVICES = ("containerd", "kubelet", "kube-proxy")
+
+
+class ReportError(Exception):
+    pass
+
+
+def _node(nodes, name):
+    jmespath = require_jmespath()
+    item = jmespath.search("items[?metadata.name=='%s'] | [0]" % name.replace("'", ""), nodes or {"items": []})
+    if not item:
+        return None
+    return {
+        "ready": jmespath.search("status.conditions[?type=='Ready'].status | [0]", item) == "True",
+        "kubelet": jmespath.search("status.nodeInfo.kubeletVersion", item),
+        "kube_proxy": jmespath.search("status.nodeInfo.kubeProxyVersion", item),
+        "label": jmespath.search("metadata.labels.\"multiarch.k8s/platform\"", item),
+        "pod_cidrs": jmespath.search("metadata.annotations.\"multiarch.k8s/pod-cidrs\"", item),
+    }
+
+
+def _health(raw):
+    """{service: state} from ``systemctl is-active`` output (one line per service, in SERVICES order)."""
+    if not raw:
+        return {}
+    lines = (raw.get("stdout_lines") or []) if isinstance(raw, dict) else []
+    return dict(zip(SERVICES, lines))
+
+
+def host_record(name, facts, release, bundle, health, nodes):
+    facts = facts or {}
+    release = release or {}
+    bundle = bundle or {}
+    versions = {}
+    for f in bundle.get("files") or []:
+        if f.get("version"):
+            versions[f["name"]] = f["version"]
+    failed = release.get("failed") or release.get("unreachable")
+    return {
+        "host": name,
+        "platform": facts.get("platform"),
+        "decided": facts.get("platform_reason"),
+        "board": facts.get("board_model"),
+        "cpu": facts.get("cpu_model"),
+        "memory_mb": facts.get("memory_total_mb"),
+        "release": None if failed else release.get("current"),
+        "previous_release": None if failed else release.get("previous"),
+        "versions": versions,
+        "image": {"source": bundle.get("source"), "manifest": bundle.get("manifest_digest")} if bundle else None,
+        "services": _health(health),
+        "node": _node(nodes, name),
+        "preflight": [dict((k, x.get(k)) for k in ("id", "severity", "msg", "fix")) for x in facts.get("preflight") or []],
+        "error": release.get("msg") if failed else None,
+    }
+
+
+def table(records):
+    header = ("host", "platform", "how it was decided", "board", "memory", "release", "kubelet",
+              "services", "node", "preflight / error")
+    rows = []
+    for r in records:
+        node = r.get("node") or {}
+        services = r.get("services") or {}
+        svc = ("%d/%d active" % (sum(1 for s in services.values() if s == "active"), len(services))
+               if services else "-")
+        findings = ", ".join("%s:%s" % (x["severity"], x["id"]) for x in r.get("preflight") or []) or "-"
+        rows.append((r["host"], r.get("platform") or "?", r.get("decided") or "-", r.get("board") or "-",
+                     "%s MB" % r["memory_mb"] if r.get("memory_mb") else "?", r.get("release") or "-",
+                     node.get("kubelet") or r.get("versions", {}).get("kubelet") or "-", svc,
+                     ("Ready" if node.get("ready") else "NotReady") if node else "-",
+                     r.get("error") or findings))
+    widths = [max(len(str(row[i])) for row in rows + [header]) for i in range(len(header))]
+    return ["  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip() for row in [header] + rows]
+
+
+def write_json(path, records):
+    """The report as JSON, written whole (temporary file + rename) so a reader never sees half of it."""
+    path = os.path.expanduser(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        os.makedirs(folder, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".fleet-report-")
+        with os.fdopen(fd, "w") as f:
+            json.dump({"hosts": records}, f, indent=2, sort_keys=True)
+            f.write("\n")
+        os.replace(tmp, path)
+    except OSError as e:
+        raise ReportError("cannot write the fleet report to %s: %s" % (path, e.strerror or e))
+    return path
