@@ -9,6 +9,7 @@ What the pod network plan starts from: a node's own CNI configuration, and the c
 
 from __future__ import annotations
 
+import ipaddress
 import json
 
 from ansible.errors import AnsibleFilterError
@@ -70,8 +71,16 @@ def pod_routes(plan, host, addresses, addresses_v6=None):
         if name == host or not cidrs:
             continue
         for family, via in (("ipv4", addresses.get(name)), ("ipv6", (addresses_v6 or {}).get(name))):
-            if cidrs.get(family) and via and (":" in via) == (family == "ipv6"):
-                routes.append({"dst": cidrs[family], "via": via})
+            if not cidrs.get(family) or not via:
+                continue
+            try:
+                addr = ipaddress.ip_address(str(via))
+                net = ipaddress.ip_network(str(cidrs[family]))
+            except ValueError:
+                raise AnsibleFilterError("node %s has %r as its %s address or subnet %r, which is not one"
+                                         % (name, via, family, cidrs[family])) from None
+            if addr.version == net.version:
+                routes.append({"dst": str(net), "via": str(addr)})
     return routes
 
 

@@ -80,3 +80,10 @@ def test_pod_routes_go_to_every_other_node_with_an_address():
 def test_pod_routes_refuses_what_is_not_a_plan():
     with pytest.raises(AnsibleFilterError):
         pod_routes(["a"], "a", {})
+
+
+@pytest.mark.parametrize("address", ["1.2.3.4; curl x | sh", "node-a", "999.1.1.1"])
+def test_pod_routes_refuses_an_address_that_is_not_one(address):
+    """Addresses come from Node objects too: nothing but an IP address may reach the route script."""
+    with pytest.raises(AnsibleFilterError, match="not one"):
+        pod_routes({"a": {"ipv4": "10.244.0.0/24"}, "b": {"ipv4": "10.244.1.0/24"}}, "a", {"b": address})
