@@ -74,7 +74,9 @@ def changed_tasks(doc, host):
 def inventory(path, hosts, control_plane=(CP,), host_vars=None):
     """The fleet group (the hosts site.yml converges) and the control_plane group, which may name others."""
     host_vars = host_vars or {}
-    conn = {"ansible_connection": "community.docker.docker", "ansible_python_interpreter": "/usr/bin/python3"}
+    conn = {"ansible_connection": "community.docker.docker", "ansible_python_interpreter": "/usr/bin/python3",
+            # fleet nodes run without CAP_SYS_RESOURCE (see tests/fleet/fleet.py)
+            "container_runtime_restrict_oom_score_adj": True}
     doc = {"all": {"children": {
         "fleet": {"hosts": dict((h, host_vars.get(h, {})) for h in hosts), "vars": conn},
         "control_plane": {"hosts": dict((h, dict(conn, **host_vars.get(h, {}))) for h in control_plane)}}}}
