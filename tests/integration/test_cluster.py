@@ -10,7 +10,8 @@ shim, runc or iptables) is wired by tests/fleet/fleet.py with the host's native 
 the roles know nothing of it. The workload is Debian's static busybox of each architecture, packed on
 the node by node_image. On the arm/v6 node the workload is given QEMU_CPU=arm1176 in its environment: the
 CPU model of the emulated Pi Zero has to reach every process QEMU runs, and runc passes only the pod's
-environment. On a real Pi Zero no such variable exists or is needed.
+environment. On a real Pi Zero no such variable exists or is needed. The pods on the emulated nodes are
+privileged, for the same reason of emulation (see _pod).
 
 The scenario, in order, on a fresh fleet: bad inputs fail before any change; check mode on the new fleet
 writes nothing; three nodes converge; the fourth joins with --limit and touches no other node; a full run
@@ -298,14 +299,20 @@ def _workload(node, deb_arch):
 
 
 def _pod(node):
+    """On the emulated nodes the pod is privileged: the kubelet asks for the runtime/default seccomp profile
+    for every pod sandbox, containerd under QEMU user emulation cannot use seccomp (QEMU refuses
+    prctl(PR_SET_SECCOMP)), and a privileged sandbox is the one case where containerd skips it. The
+    workload is still the node's own architecture, on the pod network. A real Pi needs none of this."""
     platform = NODES[node][0]
     env = [{"name": "QEMU_CPU", "value": "arm1176"}] if node == "mk8s-armel" else []
+    emulated = NODES[node][1] != "amd64"
     script = ("/bin/busybox mkdir -p /www && /bin/busybox uname -m > /www/index.html && "
               "exec /bin/busybox httpd -f -p 8080 -h /www")
     return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "uname-" + node, "namespace": "default"},
             "spec": {"nodeSelector": {"multiarch.k8s/platform": platform.replace("/", "-")},
                      "containers": [{"name": "http", "image": "localhost/multiarch-k8s-tests/uname-http:1",
                                      "imagePullPolicy": "Never", "env": env,
+                                     "securityContext": {"privileged": emulated},
                                      "command": ["/bin/busybox", "sh", "-c", script]}]}}
 
 
