@@ -77,7 +77,8 @@ def inventory(path, hosts, control_plane=(CP,), host_vars=None):
     host_vars = host_vars or {}
     conn = {"ansible_connection": "community.docker.docker", "ansible_python_interpreter": "/usr/bin/python3",
             # fleet nodes run without CAP_SYS_RESOURCE (see tests/fleet/fleet.py)
-            "container_runtime_restrict_oom_score_adj": True}
+            "container_runtime_restrict_oom_score_adj": True,
+            "container_runtime_privileged_without_host_devices": True}
     doc = {"all": {"children": {
         "fleet": {"hosts": dict((h, host_vars.get(h, {})) for h in hosts), "vars": conn},
         "control_plane": {"hosts": dict((h, dict(conn, **host_vars.get(h, {}))) for h in control_plane)}}}}
