@@ -31,8 +31,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [os.path.join(HERE, "..", "tests", "helpers"), os.path.join(HERE, "..", "tests", "fleet")]
 
-import holders  # noqa: E402  pylint: disable=wrong-import-position
-from ansible_collections.multiarch.k8s.plugins.module_utils._pull import Puller  # noqa: E402  pylint: disable=wrong-import-position
+import holders
+from ansible_collections.multiarch.k8s.plugins.module_utils._pull import Puller
 
 PLATFORM = "linux/arm/v6"
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# `make test`: set up everything, then unit tests, sanity, lint and the integration tests
-# against the emulated fleet. Every stage runs; the exit status is non-zero if any failed.
+# `make test`: set up everything, then unit tests, sanity, lint, the ecosystem checks (tools/ecosystem.sh)
+# and the integration tests against the emulated fleet. Every stage runs; the exit status is non-zero if any failed.
 # What this run started (fleet, dockerd) is removed at the end.
 source "$(dirname "$0")/lib.sh"
 
@@ -40,12 +40,14 @@ sanity() {
 lint() {
   (cd "$REPO" && yamllint -s . && PYTHONWARNINGS=ignore::DeprecationWarning ansible-lint --profile production --strict -q && antsibull-changelog lint)
 }
+ecosystem() { "$REPO/tools/ecosystem.sh"; }
 fleet_up() { fleet_started=1; python "$REPO/tests/fleet/fleet.py" up; }
 integration() { (cd "$REPO" && PYTHONPATH="$COLLECTIONS" python -m pytest -p no:cacheprovider -q tests/integration); }
 
 run_stage "unit tests" unit
 run_stage "ansible-test sanity" sanity
 run_stage "lint (yamllint, ansible-lint production, changelog)" lint
+run_stage "ecosystem checks (ansible-doc, syntax-check, antsibull-docs, ansible-builder)" ecosystem
 run_stage "fleet up" fleet_up
 run_stage "integration tests on the fleet" integration
 

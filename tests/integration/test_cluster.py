@@ -34,7 +34,7 @@ from runner import docker
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "fleet"))
 
-import debs  # noqa: E402  pylint: disable=wrong-import-position
+import debs
 
 CACHE = os.environ.get("MULTIARCH_CACHE", "/var/cache/multiarch-k8s")
 FLEET = os.path.join(os.path.dirname(HERE), "fleet", "fleet.py")
