@@ -166,6 +166,9 @@ playbooks() {
   local inv bad=0 failed
   # away from the checkout, so that the playbooks come from the installed collection
   cd "$WORK"
+  # plays may target groups that add_host makes at run time, which no inventory has yet; the one
+  # group the playbooks need from the inventory is checked on the graph below
+  export ANSIBLE_HOST_PATTERN_MISMATCH=ignore
   for inv in "${inventories[@]}"; do
     run ansible-inventory -i "$inv" --graph --vars || { bad=1; continue; }
     grep -q -- '--@control_plane:' "$WORK/stdout" || { echo "$inv: no control_plane group"; bad=1; }
