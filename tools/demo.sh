@@ -24,13 +24,25 @@ case "${1:-up}" in
     build=$!
     tail --pid="$build" -n +1 -f "$OUT/demo-build.log" | grep --line-buffered -E "holder_build:|fatal|ERROR" || true
     wait "$build" || { echo "the build failed; its whole output is in $OUT/demo-build.log" >&2; exit 1; }
+    # one line per platform: binaries, how many came from the build cache, build seconds
+    awk '/^    -   cached:/ {c=$3} /^        platform:/ {p=$2; n[p]++; if (c=="true") k[p]++} /^        seconds:/ {s[p]+=$2}
+         END {for (p in n) printf "  %-13s %d binaries (%d from the cache; %.0f s of build time when made)\n", p, n[p], k[p], s[p]}' \
+      "$OUT/demo-build.log" | sort
     stage "site.yml: facts, one pull per platform, releases, control plane, containerd, pod network, kubelet, kube-proxy"
     rc=0
-    ANSIBLE_LOAD_CALLBACK_PLUGINS=1 ANSIBLE_STDOUT_CALLBACK=json \
-      ansible-playbook multiarch.k8s.site -e "{\"multiarch_k8s_holder_src\": \"$HOLDER\", \"multiarch_k8s_hosts\": \"fleet\",
-        \"multiarch_k8s_lock_file\": \"$OUT/demo-lock.yml\", \"multiarch_k8s_report_file\": \"$OUT/fleet-report.json\"}" >"$OUT/demo-site.json" || rc=$?
-    python "$REPO/tools/facts_table.py" "$OUT/demo-site.json" || true
-    [ "$rc" = 0 ] || { echo "site.yml failed (exit $rc); its result is in $OUT/demo-site.json" >&2; exit "$rc"; }
+    # one progress line per play; the whole output goes to the log
+    ANSIBLE_DISPLAY_SKIPPED_HOSTS=0 ansible-playbook multiarch.k8s.site -e "{\"multiarch_k8s_holder_src\": \"$HOLDER\", \"multiarch_k8s_hosts\": \"fleet\",
+        \"multiarch_k8s_lock_file\": \"$OUT/demo-lock.yml\", \"multiarch_k8s_report_file\": \"$OUT/fleet-report.json\"}" >"$OUT/demo-site.log" 2>&1 &
+    site=$!
+    tail --pid="$site" -n +1 -f "$OUT/demo-site.log" | while IFS= read -r line; do
+      case "$line" in "PLAY ["*) stage "  ${line%% \**}" ;; "fatal:"*|"failed:"*) echo "  $line" | cut -c1-400 ;; esac
+    done
+    wait "$site" || rc=$?
+    stage "site.yml finished (exit $rc); per host, what changed:"
+    sed -n '/^PLAY RECAP/,$p' "$OUT/demo-site.log" | tail -n +2 | awk 'NF {print "  " $1, $3, $4, $6}'
+    stage "the fleet report (JSON: $OUT/fleet-report.json)"
+    PYTHONPATH="$COLLECTIONS" python "$REPO/tools/report_table.py" "$OUT/fleet-report.json" || true
+    [ "$rc" = 0 ] || { echo "site.yml failed (exit $rc); its output is in $OUT/demo-site.log" >&2; exit "$rc"; }
     stage "the cluster"
     docker exec mk8s-amd64 kubectl --kubeconfig /etc/kubernetes/admin.conf get nodes -L multiarch.k8s/platform -o wide
     stage "demo done; the fleet stays up (make demo-down removes it)" ;;

@@ -35,7 +35,7 @@ class ActionModule(ControllerAction):
             facts = hv.get(args["facts_var"]) or {}
             release = hv.get(args["release_var"]) if args["release_var"] else None
             health = hv.get(args["health_var"]) if args["health_var"] else None
-            records.append(_report.host_record(host, facts, release, bundles.get(facts.get("platform")),
+            records.append(_report.host_record(host, facts, release, _report.bundle_of(release, bundles.get(facts.get("platform"))),
                                                health, nodes))
         out = {"changed": False, "hosts": records, "table": _report.table(records)}
         if args["dest"] and not check_mode:

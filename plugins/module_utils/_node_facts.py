@@ -129,7 +129,9 @@ def parse_cpuinfo(text):
     model_name = fields.get("model name") or fields.get("processor", "")
     if re.match(r"^\d+$", model_name):
         model_name = ""
-    info["board"] = fields.get("model")
+    # a Raspberry Pi's "Model : Raspberry Pi 3 Model B"; x86's "model : 17" is a CPU model number
+    board = fields.get("model")
+    info["board"] = None if not board or re.match(r"^\d+$", board) else board
     if fields.get("vendor_id", "").startswith(("GenuineIntel", "AuthenticAMD", "HygonGenuine",
                                                "CentaurHauls", "Shanghai")) or "flags" in fields:
         info["kind"] = "x86"
@@ -426,7 +428,7 @@ def gather(root="/", install_dir="/opt/multiarch-k8s", min_free_mb=300, pin=None
         findings.append(finding("low_disk", "error",
                                 "only %d MB free at %s, %d MB needed for the binaries and two releases"
                                 % (free, install_dir, min_free_mb),
-                                "free space on the SD card or set multiarch_k8s_install_dir to a bigger disk"))
+                                "free space on the SD card or set multiarch_k8s_prefix to a directory on a bigger disk"))
     if mem_total is not None and mem_total < 300:
         findings.append(finding("low_memory", "error",
                                 "%d MB of RAM is below the 300 MB a kubelet and kube-proxy need" % mem_total,

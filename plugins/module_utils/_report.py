@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 
 from ansible_collections.multiarch.k8s.plugins.module_utils._deps import require_jmespath
@@ -43,6 +44,16 @@ def _health(raw):
     return dict(zip(SERVICES, lines))
 
 
+def bundle_of(release, bundle):
+    """The bundle, if the release the host runs came from it (its id, or an upgrade's overlay of it), else None:
+    a host that kept or went back to another release is not shown with an image it does not run."""
+    current = (release or {}).get("current") if isinstance(release, dict) else None
+    if not bundle or not current or release.get("failed") or release.get("unreachable"):
+        return bundle
+    bid = bundle.get("bundle_id") or ""
+    return bundle if current == bid or current.startswith(bid + ".on.") else None
+
+
 def host_record(name, facts, release, bundle, health, nodes):
     facts = facts or {}
     release = release or {}
@@ -71,7 +82,8 @@ def host_record(name, facts, release, bundle, health, nodes):
 
 
 def table(records):
-    header = ("host", "platform", "how it was decided", "board", "memory", "release", "kubelet",
+    """The report as text lines: one row per host (the JSON has everything, the table what fits a screen)."""
+    header = ("host", "platform", "how it was decided", "board", "memory", "release", "image", "kubelet",
               "services", "node", "preflight / error")
     rows = []
     for r in records:
@@ -80,8 +92,11 @@ def table(records):
         svc = ("%d/%d active" % (sum(1 for s in services.values() if s == "active"), len(services))
                if services else "-")
         findings = ", ".join("%s:%s" % (x["severity"], x["id"]) for x in r.get("preflight") or []) or "-"
-        rows.append((r["host"], r.get("platform") or "?", r.get("decided") or "-", r.get("board") or "-",
-                     "%s MB" % r["memory_mb"] if r.get("memory_mb") else "?", r.get("release") or "-",
+        # the bracketed notes of the decision are in the JSON and, as findings, in the last column
+        decided = re.sub(r" \[.*\]$", "", r.get("decided") or "-")
+        digest = ((r.get("image") or {}).get("manifest") or "-")[:19]
+        rows.append((r["host"], r.get("platform") or "?", decided, r.get("board") or "-",
+                     "%s MB" % r["memory_mb"] if r.get("memory_mb") else "?", r.get("release") or "-", digest,
                      node.get("kubelet") or r.get("versions", {}).get("kubelet") or "-", svc,
                      ("Ready" if node.get("ready") else "NotReady") if node else "-",
                      r.get("error") or findings))

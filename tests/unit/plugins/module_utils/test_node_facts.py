@@ -291,3 +291,8 @@ def test_pin_32bit_on_64bit_userland_names_word_size(tmp_path):
     with pytest.raises(NF.DetectError, match="linux/arm/v7 pins 32-bit binaries but the userland of this host "
                                              "is 64-bit arm64"):
         NF.gather(root=root, pin="linux/arm/v7")
+
+
+def test_x86_cpu_model_number_is_not_a_board():
+    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "fixtures", "cpuinfo", "x86_64-intel.txt")) as f:
+        assert NF.parse_cpuinfo(f.read())["board"] is None

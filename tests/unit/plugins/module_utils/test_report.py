@@ -11,7 +11,7 @@ import os
 import pytest
 
 from ansible_collections.multiarch.k8s.plugins.module_utils._report import (
-    ReportError, host_record, table, write_json)
+    ReportError, bundle_of, host_record, table, write_json)
 
 FACTS = {"platform": "linux/arm/v6", "platform_reason": "cpuinfo ARM1176 (part 0xb76) -> linux/arm/v6",
          "board_model": "Raspberry Pi Zero W Rev 1.1", "cpu_model": "ARMv6-compatible processor rev 7 (v6l)",
@@ -77,3 +77,11 @@ def test_unwritable_destination_is_a_clear_error(tmp_path):
     blocker.write_text("x")
     with pytest.raises(ReportError, match="cannot write the fleet report to .*file/report.json"):
         write_json(str(blocker / "report.json"), [])
+
+
+def test_image_shown_only_for_the_release_it_made():
+    bundle = {"bundle_id": "v1.20.3-linux-arm64-aaaaaaaaaaaa", "manifest_digest": "sha256:" + "a" * 64}
+    assert bundle_of({"current": "v1.20.3-linux-arm64-aaaaaaaaaaaa"}, bundle) is bundle
+    assert bundle_of({"current": "v1.20.3-linux-arm64-aaaaaaaaaaaa.on.0123456789ab"}, bundle) is bundle
+    assert bundle_of({"current": "v1.20.2-linux-arm64-bbbbbbbbbbbb"}, bundle) is None  # rolled back
+    assert bundle_of({"failed": True, "msg": "x"}, bundle) is bundle
