@@ -9,6 +9,7 @@ in memory. Layout under the prefix (default ``/opt/multiarch-k8s``)::
     releases/<bundle-id>/<binary>          files of one release
     releases/<bundle-id>/.release.json     written last: the release is complete when it exists
     current -> releases/<bundle-id>        switched by renaming a new symlink over it
+    previous -> releases/<bundle-id>       what current pointed at before its last switch (rollback)
     <bin dir>/<binary> -> <prefix>/current/<binary>
 
 A file is written as a temp file in the release directory, checked against its sha256, fsynced
@@ -69,14 +70,23 @@ class Prefix(object):
         self.prefix = os.path.abspath(prefix)
         self.releases = os.path.join(self.prefix, "releases")
         self.current_link = os.path.join(self.prefix, "current")
+        self.previous_link = os.path.join(self.prefix, "previous")
         self.bin_dir = bin_dir
 
     def release_dir(self, bundle_id):
         return os.path.join(self.releases, check_id(bundle_id))
 
     def current(self):
+        return self._link(self.current_link)
+
+    def previous(self):
+        """The release ``current`` pointed at before its last switch, or None."""
+        return self._link(self.previous_link)
+
+    @staticmethod
+    def _link(path):
         try:
-            target = os.readlink(self.current_link)
+            target = os.readlink(path)
         except OSError:
             return None
         return os.path.basename(target.rstrip("/"))
@@ -293,14 +303,22 @@ def smoke(path, args, timeout):
     return True, first
 
 
-def switch(prefix, bundle_id):
-    """Point ``current`` at the release by renaming a new symlink over it: no moment without one."""
+def _relink(prefix, link, bundle_id):
     target = os.path.join("releases", check_id(bundle_id))
-    tmp = os.path.join(prefix.prefix, ".current-%d" % os.getpid())
+    tmp = os.path.join(prefix.prefix, ".%s-%d" % (os.path.basename(link), os.getpid()))
     if os.path.lexists(tmp):
         os.unlink(tmp)
     os.symlink(target, tmp)
-    os.replace(tmp, prefix.current_link)
+    os.replace(tmp, link)
+
+
+def switch(prefix, bundle_id):
+    """Point ``current`` at the release by renaming a new symlink over it: no moment without one.
+    ``previous`` then names the release it pointed at before (kept by ``prune``, for a rollback)."""
+    before = prefix.current()
+    if before and before != bundle_id:
+        _relink(prefix, prefix.previous_link, before)
+    _relink(prefix, prefix.current_link, bundle_id)
     dfd = os.open(prefix.prefix, os.O_RDONLY)
     try:
         os.fsync(dfd)
@@ -352,8 +370,10 @@ def prune(prefix, keep, dry_run=False):
             if not dry_run:
                 _remove_release(prefix, name)  # an interrupted staging of ours
             removed.append(name)
-    old = [r for r in releases if r != current]
-    while len(old) + (1 if current in complete else 0) > keep and old:
+    previous = prefix.previous() if keep >= 2 else None  # kept for a rollback when there is room for two
+    old = [r for r in releases if r not in (current, previous)]
+    held = len([r for r in (current, previous) if r in complete])
+    while len(old) + held > keep and old:
         victim = old.pop(0)
         if not dry_run:
             _remove_release(prefix, victim)
@@ -454,7 +474,8 @@ def stage(prefix, bundle_id, files, uploads, smoke_args, smoke_timeout, check_mo
                 raise ReleaseError("smoke test failed, nothing switched: %s" % line)
             actions.append("smoke-tested %s: %s" % (name, line[:80]))
         record = {"id": bundle_id, "created": _now(), "files": dict(
-            (f["name"], {"sha256": f["sha256"], "size": f.get("size")}) for f in files)}
+            (f["name"], dict({"sha256": f["sha256"], "size": f.get("size")}, **({"version": f["version"]} if f.get("version") else {})))
+            for f in files)}
         tmp = os.path.join(release_dir, RELEASE_FILE + ".tmp")
         with open(tmp, "w") as out:
             json.dump(record, out, indent=1, sort_keys=True)

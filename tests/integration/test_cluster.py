@@ -372,5 +372,197 @@ def test_fleet_report_shows_every_platform_ready(cluster, base_extra):
     assert records["mk8s-armel"]["decided"]  # how the platform was decided, in words
 
 
+# --- upgrades and rollbacks on the running cluster ----------------------------------------------
+# Real: 1.20.2 built from the upstream tarball -> 1.20.2 rebuilt from the same tree with Debian's patches
+# (debian/patches: the CVE-2021-25743 fix and two printer patches). Those patches touch only kubectl's
+# printers, so the rebuilt kubelet and kube-proxy are byte for byte the same; the new holder image is
+# still a new release for every node (new manifest, new id), and kubectl on the control plane changes.
+# Stand-ins (tests/fixtures/standin, built by the same path): a kubelet "v1.22.0" for the skew guard and a
+# kubelet "v1.20.3" that never registers with the API server, for the health gate and the rollback.
+PATCHED = "docker://127.0.0.1:5000/multiarch-k8s-tests/cluster:v1.20.2-debian"
+STANDIN_DIR = os.path.join(os.path.dirname(HERE), "fixtures", "standin")
+PREFIX = "/opt/multiarch-k8s"
+WORKERS = ["mk8s-arm64", "mk8s-armhf", "mk8s-armel"]
+
+
+def _build(extra, tmp_path_factory):
+    doc, rc = run_playbook("multiarch.k8s.build", dict({
+        "multiarch_k8s_build_dir": os.path.join(CACHE, "build"), "multiarch_k8s_build_components": ["kubelet"],
+        "multiarch_k8s_lock_file": str(tmp_path_factory.mktemp("lock") / "lock.yml")}, **extra))
+    assert rc == 0, failures(doc)
+    return extra["multiarch_k8s_build_dest"]
+
+
+@pytest.fixture(scope="module")
+def patched(tmp_path_factory):
+    """The Kubernetes binaries of the nodes (kubelet, kube-proxy; kubeadm and kubectl on the control plane),
+    built from the same tree with Debian's patches; the nodes keep pause, the CNI plugins and the control
+    plane's services from the release they run (upgrade.yml's overlay)."""
+    return _build({"multiarch_k8s_build_dest": PATCHED, "multiarch_k8s_build_debian_patches": True,
+                   "multiarch_k8s_build_components": ["kubelet", "kube-proxy"],
+                   "multiarch_k8s_build_platform_components": {"linux/amd64": ["kubeadm", "kubectl"]}}, tmp_path_factory)
+
+
+def standin(version, tmp_path_factory):
+    """A holder with only a stand-in kubelet of ``version`` for the four platforms (upgrade.yml keeps the
+    node's other binaries from the release it runs)."""
+    return _build({"multiarch_k8s_build_source": STANDIN_DIR, "multiarch_k8s_build_version": version,
+                   "multiarch_k8s_build_dest": "docker://127.0.0.1:5000/multiarch-k8s-tests/standin-kubelet:" + version},
+                  tmp_path_factory)
+
+
+def current(node):
+    return docker("exec", node, "readlink", PREFIX + "/current").stdout.strip().rsplit("/", 1)[-1]
+
+
+def node_state(node):
+    doc = json.loads(subprocess.run(KUBECTL + ["get", "node", node, "-o", "json"], capture_output=True, text=True,
+                                    check=True).stdout)
+    ready = [c["status"] for c in doc["status"]["conditions"] if c["type"] == "Ready"] == ["True"]
+    return {"ready": ready, "schedulable": not doc["spec"].get("unschedulable", False),
+            "cordoned_by": doc["metadata"].get("annotations", {}).get("multiarch.k8s/cordoned-by"),
+            "kubelet": doc["status"]["nodeInfo"]["kubeletVersion"]}
+
+
+def healthy(node):
+    return node_state(node) == {"ready": True, "schedulable": True, "cordoned_by": None, "kubelet": "v1.20.2"}
+
+
+def wait_healthy(node, seconds=180):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and not healthy(node):
+        time.sleep(3)
+    return healthy(node)
+
+
+def upgrade(cluster, base_extra, src, check=False, limit=None, **extra):
+    return run_playbook("multiarch.k8s.upgrade", dict(base_extra, multiarch_k8s_upgrade_src=src, multiarch_k8s_hosts="fleet", **extra),
+                        inventory=cluster["inv4"], check=check, limit=limit)
+
+
+def touch_markers():
+    for node in NODES:
+        docker("exec", node, "touch", "/tmp/mk8s-upgrade-marker")
+    time.sleep(1.1)
+
+
+@pytest.fixture(scope="module")
+def idle_cluster(cluster):
+    """The cluster without the pod test's bare pods (a drain rightly refuses to delete pods no controller manages)."""
+    subprocess.run(KUBECTL + ["delete", "pod", "--all", "--wait=true", "--timeout=120s"], check=True, timeout=180)
+    return cluster
+
+
+def test_upgrade_breaking_the_skew_policy_is_refused_before_any_change(idle_cluster, base_extra, tmp_path_factory):
+    src = standin("v1.22.0", tmp_path_factory)
+    touch_markers()
+    doc, rc = upgrade(idle_cluster, base_extra, src)
+    assert rc != 0
+    msg = " ".join(failures(doc))
+    assert "breaks the Kubernetes version skew policy" in msg
+    for node in NODES:
+        assert "%s: kubelet v1.22.0 would be newer than kube-apiserver v1.20" % node in msg
+        assert node_changes_since(node, "/tmp/mk8s-upgrade-marker") == [], node
+    assert "Nothing was changed on any host" in msg
+
+
+def test_upgrade_check_mode_shows_the_plan_and_changes_nothing(idle_cluster, base_extra, patched):
+    touch_markers()
+    doc, rc = upgrade(idle_cluster, base_extra, patched, check=True)
+    assert rc == 0, failures(doc)
+    plan = [r["msg"] for p in doc["plays"] for t in p["tasks"] if t["task"]["name"] == "Show the plan"
+            for r in t["hosts"].values()][0]
+    print(json.dumps(plan, indent=1))
+    assert plan["skew"] == [] and plan["control_plane"] == [CP]
+    assert plan["batches"] == [["mk8s-arm64"], ["mk8s-armhf"], ["mk8s-armel"]]  # one platform each: never two at once
+    # Debian's patches change kubectl and kubeadm only (their printers); the kubelet and kube-proxy are the same bytes
+    assert plan["hosts"][CP]["changes"] == ["kubeadm", "kubectl"] and plan["hosts"][CP]["bytes"] > 10 * 1024 * 1024
+    for node in WORKERS:
+        line = plan["hosts"][node]
+        assert line["changes"] == [] and line["from"] != line["to"] and line["digest"].startswith("sha256:")
+    for node in NODES:
+        assert node_changes_since(node, "/tmp/mk8s-upgrade-marker") == [], node
+
+
+def test_real_rollout_to_the_debian_patched_build(idle_cluster, base_extra, patched):
+    before = dict((n, current(n)) for n in NODES)
+    pids = dict((n, docker("exec", n, "systemctl", "show", "-p", "MainPID", "--value", "kubelet").stdout.strip()) for n in NODES)
+    kubectl_before = docker("exec", CP, "sha256sum", "/usr/local/bin/kubectl").stdout.split()[0]
+    started = time.monotonic()
+    doc, rc = upgrade(idle_cluster, base_extra, patched)
+    print("rollout of the Debian-patched build over four nodes: %.0f s" % (time.monotonic() - started))
+    assert rc == 0, failures(doc)
+    for node in NODES:
+        assert current(node) != before[node], node
+        assert docker("exec", node, "readlink", PREFIX + "/previous").stdout.strip().endswith(before[node])
+        assert healthy(node), (node, node_state(node))
+        # nothing a service runs changed, so nothing was restarted
+        assert docker("exec", node, "systemctl", "show", "-p", "MainPID", "--value", "kubelet").stdout.strip() == pids[node]
+    assert docker("exec", CP, "sha256sum", "/usr/local/bin/kubectl").stdout.split()[0] != kubectl_before
+    again, rc = upgrade(idle_cluster, base_extra, patched)
+    assert rc == 0, failures(again)
+    for node in NODES:
+        assert again["stats"][node]["changed"] == 0, (node, changed_tasks(again, node))
+
+
+def test_rollback_playbook_returns_a_node_to_its_previous_release(idle_cluster, base_extra):
+    node = "mk8s-armel"
+    previous = docker("exec", node, "readlink", PREFIX + "/previous").stdout.strip().rsplit("/", 1)[-1]
+    doc, rc = run_playbook("multiarch.k8s.rollback", dict(base_extra, multiarch_k8s_hosts=node), inventory=idle_cluster["inv4"])
+    assert rc == 0, failures(doc)
+    assert current(node) == previous and healthy(node)
+    nobody, rc = run_playbook("multiarch.k8s.rollback", base_extra, inventory=idle_cluster["inv4"])
+    assert rc != 0 and "Name the hosts to roll back" in " ".join(failures(nobody))
+
+
+def test_kubelet_failing_its_health_gate_is_rolled_back_and_the_rollout_stops(idle_cluster, base_extra, tmp_path_factory):
+    src = standin("v1.20.3", tmp_path_factory)
+    before = dict((n, current(n)) for n in WORKERS)
+    doc, rc = upgrade(idle_cluster, base_extra, src, limit=",".join(WORKERS), multiarch_k8s_ready_timeout=45)
+    assert rc != 0
+    msg = " ".join(failures(doc))
+    print(msg)
+    # the first batch's node tried, failed the gate, went back and is serving; the later batches were not touched
+    assert "mk8s-arm64 failed at 'Health gate in the cluster (Node Ready with the new kubelet)'" in msg
+    assert "It is back on %s, healthy and Ready" % before["mk8s-arm64"] in msg
+    assert "The rollout stopped." in msg
+    assert "Not touched (still on their release, the new one staged): mk8s-armhf, mk8s-armel." in msg
+    assert doc["stats"]["mk8s-arm64"]["rescued"] == 1
+    for node in WORKERS:
+        assert current(node) == before[node], node
+        assert wait_healthy(node), (node, node_state(node))
+    # the stand-in was staged on every node before any switch; the untouched ones still hold it, unused
+    assert any(r.startswith("v1.20.3-linux-arm-v7-") for r in docker("exec", "mk8s-armhf", "ls", PREFIX + "/releases").stdout.split())
+
+
+def test_drain_blocked_by_a_disruption_budget_uncordons_and_stops(idle_cluster, base_extra, tmp_path_factory):
+    node = "mk8s-armhf"
+    manifest = {"apiVersion": "v1", "kind": "List", "items": [
+        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "pinned", "namespace": "default"},
+         "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "pinned"}}, "template": {
+             "metadata": {"labels": {"app": "pinned"}},
+             "spec": {"nodeSelector": {"kubernetes.io/hostname": node}, "containers": _pod(node)["spec"]["containers"]}}}},
+        {"apiVersion": "policy/v1beta1", "kind": "PodDisruptionBudget", "metadata": {"name": "pinned", "namespace": "default"},
+         "spec": {"minAvailable": 1, "selector": {"matchLabels": {"app": "pinned"}}}}]}
+    kubectl_in = KUBECTL[:2] + ["-i"] + KUBECTL[2:]
+    subprocess.run(kubectl_in + ["apply", "-f", "-"], input=json.dumps(manifest), text=True, check=True)
+    try:
+        subprocess.run(KUBECTL + ["rollout", "status", "deployment/pinned", "--timeout=180s"], check=True, timeout=240)
+        before = current(node)
+        src = standin("v1.20.3", tmp_path_factory)
+        doc, rc = upgrade(idle_cluster, base_extra, src, limit=node, multiarch_k8s_drain_timeout=20)
+        assert rc != 0
+        msg = " ".join(failures(doc))
+        print(msg)
+        assert "%s failed at 'Cordon and drain the node (evictions honour PodDisruptionBudgets)'" % node in msg
+        assert "disruption budget" in msg and "Nothing had been switched" in msg
+        assert current(node) == before and healthy(node), node_state(node)
+        pods = subprocess.run(KUBECTL + ["get", "pods", "-l", "app=pinned", "-o", "jsonpath={.items[*].status.phase}"],
+                              capture_output=True, text=True, check=True).stdout
+        assert pods == "Running"
+    finally:
+        subprocess.run(kubectl_in + ["delete", "-f", "-"], input=json.dumps(manifest), text=True, check=False)
+
+
 def test_the_host_is_unchanged(cluster):
     assert host_state() == cluster["host_before"]

@@ -19,7 +19,7 @@ import pytest
 PLUGINS = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "plugins")
 NODE_SIDE_UTILS = {"_platforms", "_elfhdr", "_node_facts", "_release", "_registry", "_holder", "_oci", "_deps",
                    "_node_image"}
-NODE_SIDE_MODULES = {"node_facts", "node_release", "node_image"}
+NODE_SIDE_MODULES = {"node_facts", "node_release", "node_image", "node_switch", "node_health", "cluster_node"}
 PREFIX = "ansible_collections.multiarch.k8s.plugins.module_utils."
 
 

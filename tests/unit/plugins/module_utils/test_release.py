@@ -133,3 +133,13 @@ def test_bad_pull_source(source):
 def test_pull_without_layers_says_what_to_do():
     with pytest.raises(R.ReleaseError, match="lists no image layers"):
         R.RegistryFetcher("mirror.lan/k8s-bins", [])
+
+
+def test_prune_keeps_the_previous_release_for_a_rollback(prefix, tmp_path):
+    f = script(tmp_path, "kubelet")
+    for i in range(4):
+        install(prefix, "r%d" % i, [f], keep=5)
+    R.switch(prefix, "r0")  # back to the oldest: r3 becomes previous
+    assert prefix.previous() == "r3"
+    R.prune(prefix, 2)
+    assert listing(prefix) == ["r0", "r3"]

@@ -1,0 +1,84 @@
+# -*- coding: utf-8 -*-
+# Copyright: multiarch.k8s contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The node-side pieces of a rollout: which binaries a switch changes, the health gate's waiting, and
+what cluster_node reads from a Node. The health gate is run against a real HTTP server on 127.0.0.1;
+the systemd unit state is left out (``unit`` empty), as there is no systemd in a unit test."""
+
+from __future__ import annotations
+
+import http.server
+import threading
+
+import pytest
+
+from ansible_collections.multiarch.k8s.plugins.modules import cluster_node, node_health, node_switch
+
+
+def test_changed_binaries():
+    before = {"files": {"kubelet": {"sha256": "a"}, "kube-proxy": {"sha256": "b"}, "pause": {"sha256": "c"}}}
+    after = {"files": {"kubelet": {"sha256": "x"}, "kube-proxy": {"sha256": "b"}, "kubectl": {"sha256": "d"}}}
+    assert node_switch.changed_binaries(before, after) == ["kubectl", "kubelet", "pause"]
+    assert node_switch.changed_binaries(None, after) == ["kube-proxy", "kubectl", "kubelet"]
+    assert node_switch.changed_binaries(after, after) == []
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    answers = []
+
+    def do_GET(self):
+        code = self.answers.pop(0) if self.answers else 200
+        self.send_response(code)
+        self.end_headers()
+        self.wfile.write(b"ok" if code == 200 else b"[-]ping failed")
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def server():
+    httpd = http.server.HTTPServer(("127.0.0.1", 0), _Handler)
+    t = threading.Thread(target=httpd.serve_forever, daemon=True)
+    t.start()
+    yield httpd
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_health_waits_until_the_endpoint_answers_200(server):
+    _Handler.answers = [500, 500]
+    url = "http://127.0.0.1:%d/healthz" % server.server_port
+    res, _s, passed = node_health.run_checks([{"name": "kubelet", "url": url}], deadline=node_health.time.monotonic() + 10,
+                                             interval=0.2, settle=0)
+    assert passed and res[0]["ok"] and res[0]["status"] == 200
+
+
+def test_health_fails_with_the_last_answer(server):
+    _Handler.answers = [500] * 1000
+    url = "http://127.0.0.1:%d/healthz" % server.server_port
+    res, _s, passed = node_health.run_checks([{"name": "kubelet", "url": url}], deadline=node_health.time.monotonic() + 1,
+                                             interval=0.2, settle=0)
+    assert not passed and not res[0]["ok"] and res[0]["status"] == 500 and "ping failed" in res[0]["answer"]
+
+
+def test_health_settle_catches_a_flapping_service(server):
+    _Handler.answers = [200, 500] * 500
+    url = "http://127.0.0.1:%d/healthz" % server.server_port
+    _res, _s, passed = node_health.run_checks([{"name": "kubelet", "url": url}], deadline=node_health.time.monotonic() + 1.5,
+                                              interval=0.2, settle=1)
+    assert not passed
+
+
+def test_health_nothing_listening():
+    res, _s, passed = node_health.run_checks([{"name": "kube-proxy", "url": "http://127.0.0.1:9/healthz"}],
+                                             deadline=node_health.time.monotonic() + 0.5, interval=0.2, settle=0)
+    assert not passed and not res[0]["ok"] and res[0]["status"] is None and res[0]["answer"]
+
+
+def test_cluster_node_summary():
+    node = {"metadata": {"annotations": {cluster_node.ANNOTATION: "multiarch.k8s"}}, "spec": {"unschedulable": True},
+            "status": {"nodeInfo": {"kubeletVersion": "v1.20.2"}, "conditions": [{"type": "Ready", "status": "True"}]}}
+    assert cluster_node.summary(node) == {"schedulable": False, "cordoned_by": "multiarch.k8s", "ready": True,
+                                          "kubelet_version": "v1.20.2"}
+    assert cluster_node.summary({"metadata": {}, "status": {}})["schedulable"] is True
