@@ -515,6 +515,37 @@ def test_rollback_playbook_returns_a_node_to_its_previous_release(idle_cluster, 
     assert rc != 0 and "Name the hosts to roll back" in " ".join(failures(nobody))
 
 
+def test_controller_killed_mid_rollout_then_a_rerun_finishes(idle_cluster, base_extra, patched):
+    """The armel node is back on the upstream build (the test above). upgrade.yml is killed (its whole process
+    group, which this test started) once it has cordoned that node; a rerun finds its own cordon by the
+    annotation and finishes: the node on the patched build, Ready and schedulable."""
+    node = "mk8s-armel"
+    before = current(node)
+    env = dict(os.environ, ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="json")
+    extra = dict(base_extra, multiarch_k8s_upgrade_src=patched, multiarch_k8s_hosts="fleet")
+    proc = subprocess.Popen(["ansible-playbook", "multiarch.k8s.upgrade", "-i", str(idle_cluster["inv4"]), "-e", json.dumps(extra),
+                             "--limit", node],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 900
+        while time.monotonic() < deadline and proc.poll() is None:
+            state = node_state(node)
+            if state["cordoned_by"] and not state["schedulable"]:
+                break
+            time.sleep(1)
+        assert proc.poll() is None, "upgrade.yml ended before it cordoned %s" % node
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, 9)
+        proc.wait(timeout=60)
+    crashed = node_state(node)
+    assert crashed["cordoned_by"] == "multiarch.k8s" and not crashed["schedulable"], crashed
+    doc, rc = upgrade(idle_cluster, base_extra, patched, limit=node)
+    assert rc == 0, failures(doc)
+    assert current(node) != before and current(node).startswith("v1.20.2-debian-linux-arm-v6-")
+    assert healthy(node), node_state(node)
+
+
 def test_kubelet_failing_its_health_gate_is_rolled_back_and_the_rollout_stops(idle_cluster, base_extra, tmp_path_factory):
     src = standin("v1.20.3", tmp_path_factory)
     before = dict((n, current(n)) for n in WORKERS)
