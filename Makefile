@@ -2,7 +2,7 @@
 # Everything they need is installed and started by the scripts in tools/ (as root on Debian 12).
 SHELL := /bin/bash
 
-.PHONY: help demo demo-down test fleet fleet-down setup bench-pull bench-release bench-build bench-build-full bench-node-memory
+.PHONY: help demo demo-down test fleet fleet-down setup bench-pull bench-release bench-build bench-build-full bench-node-memory bench-scale
 
 help:
 	@echo "make demo       build the binaries, bring up the emulated fleet and converge it with site.yml"
@@ -14,6 +14,7 @@ help:
 	@echo "make bench-build cross-compiling vs a native build under QEMU (one component)"
 	@echo "make bench-build-full  the whole set for four platforms, cold and warm (long)"
 	@echo "make bench-node-memory  Go-reported memory of kubelet and kube-proxy per node (after make demo)"
+	@echo "make bench-scale  one controller against 4-40 light emulated hosts, push vs pull (time, memory, pulls, bytes; after make demo)"
 
 demo:
 	@bash tools/demo.sh up
@@ -47,3 +48,6 @@ bench-build-full:
 
 bench-node-memory:
 	@bash -c 'source tools/lib.sh && python bench/node_memory.py'
+
+bench-scale:
+	@bash -c 'source tools/lib.sh && PYTHONPATH="$$COLLECTIONS" python bench/scale.py'
