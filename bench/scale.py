@@ -85,10 +85,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path[:0] = [os.path.join(REPO, "tests", "helpers"), os.path.join(REPO, "tests", "fleet")]
 
-import fleet  # noqa: E402  pylint: disable=wrong-import-position
-import holders  # noqa: E402  pylint: disable=wrong-import-position
-from ansible_collections.multiarch.k8s.plugins.module_utils._holder import METADATA  # noqa: E402  pylint: disable=wrong-import-position
-from ansible_collections.multiarch.k8s.plugins.module_utils._oci_write import LayoutWriter, tar_entry  # noqa: E402  pylint: disable=wrong-import-position
+import fleet
+import holders
+from ansible_collections.multiarch.k8s.plugins.module_utils._holder import METADATA
+from ansible_collections.multiarch.k8s.plugins.module_utils._oci_write import LayoutWriter, tar_entry
 
 NETWORK = "mk8s-scale"
 LABEL = "io.multiarch-k8s.scale"

@@ -25,6 +25,8 @@ description:
   - The node side uses the Python standard library only.
 author:
   - multiarch.k8s developers (@multiarch-k8s)
+extends_documentation_fragment:
+  - multiarch.k8s.release
 options:
   bundle:
     description:
@@ -32,16 +34,6 @@ options:
         with C(bundle_id) and C(files) (C(name), C(sha256), C(size), and C(path) on the controller).
     type: dict
     required: true
-  prefix:
-    description:
-      - Where releases live on the node.
-    type: path
-    default: /opt/multiarch-k8s
-  bin_dir:
-    description:
-      - Directory for the links to C(<prefix>/current/<binary>); empty for none.
-    type: path
-    default: /usr/local/bin
   switch:
     description:
       - Switch C(current) to the release. With C(false) the release is only staged (sent and smoke-tested),

@@ -20,22 +20,14 @@ description:
   - Nothing is sent and nothing is removed. The node side uses the Python standard library only.
 author:
   - multiarch.k8s developers (@multiarch-k8s)
+extends_documentation_fragment:
+  - multiarch.k8s.release
 options:
   release:
     description:
       - The release to switch to, by id, or V(previous) for the release C(current) pointed at before its last switch.
     type: str
     required: true
-  prefix:
-    description:
-      - Where releases live on the node.
-    type: path
-    default: /opt/multiarch-k8s
-  bin_dir:
-    description:
-      - Directory for the links to C(<prefix>/current/<binary>); empty for none.
-    type: path
-    default: /usr/local/bin
 attributes:
   check_mode:
     support: full

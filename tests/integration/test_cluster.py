@@ -446,6 +446,12 @@ def touch_markers():
     time.sleep(1.1)
 
 
+def node_files_changed(node):
+    """Files an upgrade could write (releases, links, configuration) newer than the marker; etcd's own data
+    (/var/lib/etcd) changes all the time in a running cluster and is left out."""
+    return [f for f in node_changes_since(node, "/tmp/mk8s-upgrade-marker") if not f.startswith("/var/lib/etcd/")]
+
+
 @pytest.fixture(scope="module")
 def idle_cluster(cluster):
     """The cluster without the pod test's bare pods (a drain rightly refuses to delete pods no controller manages)."""
@@ -462,7 +468,7 @@ def test_upgrade_breaking_the_skew_policy_is_refused_before_any_change(idle_clus
     assert "breaks the Kubernetes version skew policy" in msg
     for node in NODES:
         assert "%s: kubelet v1.22.0 would be newer than kube-apiserver v1.20" % node in msg
-        assert node_changes_since(node, "/tmp/mk8s-upgrade-marker") == [], node
+        assert node_files_changed(node) == [], node
     assert "Nothing was changed on any host" in msg
 
 
@@ -481,7 +487,7 @@ def test_upgrade_check_mode_shows_the_plan_and_changes_nothing(idle_cluster, bas
         line = plan["hosts"][node]
         assert line["changes"] == [] and line["from"] != line["to"] and line["digest"].startswith("sha256:")
     for node in NODES:
-        assert node_changes_since(node, "/tmp/mk8s-upgrade-marker") == [], node
+        assert node_files_changed(node) == [], node
 
 
 def test_real_rollout_to_the_debian_patched_build(idle_cluster, base_extra, patched):
@@ -558,7 +564,7 @@ def test_kubelet_failing_its_health_gate_is_rolled_back_and_the_rollout_stops(id
     assert "It is back on %s, healthy and Ready" % before["mk8s-arm64"] in msg
     assert "The rollout stopped." in msg
     assert "Not touched (still on their release, the new one staged): mk8s-armhf, mk8s-armel." in msg
-    assert doc["stats"]["mk8s-arm64"]["rescued"] == 1
+    assert doc["stats"]["mk8s-arm64"]["rescued"] == 2  # the role's rollback, then upgrade.yml noting the stop
     for node in WORKERS:
         assert current(node) == before[node], node
         assert wait_healthy(node), (node, node_state(node))
