@@ -89,7 +89,7 @@ class ActionModule(ActionBase):
         needed_mb = needed_mb * 3 // 2 + _MARGIN_MB if missing else 0  # upload (compressed) + unpacked
         if missing and inv.get("free_mb") is not None and inv["free_mb"] < needed_mb:
             result.update(failed=True, msg="not enough space at %s: %d MB needed for %d files, %d MB free; nothing "
-                                           "was sent" % (args.get("prefix", "/opt/multiarch-k8s"), needed_mb,
+                                           "was sent" % (args.get("prefix", "/opt/multiarch-k8s").rstrip("/") + "/releases", needed_mb,
                                                          len(missing), inv["free_mb"]))
             return result
         uploads = {}

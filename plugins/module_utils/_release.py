@@ -142,9 +142,9 @@ class Prefix(object):
                 have.setdefault(sha256_of(path), path)
         return have
 
-    def _nearest_existing(self):
-        """The prefix, or its nearest ancestor that exists (before the first install)."""
-        path = self.prefix
+    def _nearest_existing(self, path=None):
+        """``path`` (default: the prefix), or its nearest ancestor that exists (before the first install)."""
+        path = path or self.prefix
         while not os.path.exists(path):
             path = os.path.dirname(path)
         return path
@@ -163,7 +163,8 @@ class Prefix(object):
         return "%s is not writable by this user" % path
 
     def free_mb(self):
-        st = os.statvfs(self._nearest_existing())
+        """Free space where the release files are written: the releases directory, which may be a mount of its own."""
+        st = os.statvfs(self._nearest_existing(self.releases))
         return st.f_bavail * st.f_frsize // (1024 * 1024)
 
 

@@ -283,6 +283,10 @@ def main():
         if e.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
             module.fail_json(msg="cannot write %s (%s): current still points at %s" % (where, e.strerror, prefix.current()),
                              current=prefix.current())
+        if e.errno == errno.ENOSPC:
+            module.fail_json(msg="no space left on the device of %s while staging %s: the half-written release was removed, "
+                                 "nothing was switched; current still points at %s" % (where, bundle_id, prefix.current()),
+                             current=prefix.current())
         module.fail_json(msg="%s: %s" % (where, e.strerror or e), current=prefix.current())
     module.exit_json(changed=changed, release=bundle_id, current=current, previous=before["current"],
                      releases=releases, files_sent=sent, files_reused=reused,

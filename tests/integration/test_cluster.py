@@ -25,6 +25,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -49,8 +50,8 @@ KUBECTL = ["docker", "exec", CP, "kubectl", "--kubeconfig", "/etc/kubernetes/adm
 WATCHED = "/etc /opt /usr/local /var/lib/etcd"  # where site.yml writes on a node
 
 
-def run_playbook(name, extra, inventory=None, limit=None, check=False, timeout=3600):
-    env = dict(os.environ, ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="json")
+def run_playbook(name, extra, inventory=None, limit=None, check=False, timeout=3600, env=None):
+    env = dict(os.environ, ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="json", **(env or {}))
     cmd = ["ansible-playbook", name, "-e", json.dumps(extra)]
     cmd += ["-i", str(inventory)] if inventory else []
     cmd += ["--limit", limit] if limit else []
@@ -435,9 +436,13 @@ def wait_healthy(node, seconds=180):
     return healthy(node)
 
 
-def upgrade(cluster, base_extra, src, check=False, limit=None, **extra):
+def upgrade(cluster, base_extra, src, check=False, limit=None, env=None, **extra):
     return run_playbook("multiarch.k8s.upgrade", dict(base_extra, multiarch_k8s_upgrade_src=src, multiarch_k8s_hosts="fleet", **extra),
-                        inventory=cluster["inv4"], check=check, limit=limit)
+                        inventory=cluster["inv4"], check=check, limit=limit, env=env)
+
+
+def releases_on(node):
+    return sorted(docker("exec", node, "ls", PREFIX + "/releases").stdout.split())
 
 
 def touch_markers():
@@ -599,6 +604,156 @@ def test_drain_blocked_by_a_disruption_budget_uncordons_and_stops(idle_cluster, 
         assert pods == "Running"
     finally:
         subprocess.run(kubectl_in + ["delete", "-f", "-"], input=json.dumps(manifest), text=True, check=False)
+
+
+def test_a_smoke_test_failing_while_staging_switches_nothing_anywhere(idle_cluster, base_extra, tmp_path_factory):
+    """A stand-in kubelet built broken (every run exits 1, as a binary that cannot run on its node would) for
+    every platform: staging smoke-tests it on each node while the node still serves, fails, removes the
+    half-made release, and the upgrade stops before any node is drained or switched."""
+    src = standin("v1.20.3-broken", tmp_path_factory)
+    before = dict((n, (current(n), releases_on(n))) for n in NODES)
+    doc, rc = upgrade(idle_cluster, base_extra, src)
+    assert rc != 0
+    msg = " ".join(failures(doc))
+    print(msg)
+    assert "smoke test failed, nothing switched: kubelet --version exited 1" in msg and "was built broken" in msg
+    assert not [t for p in doc["plays"] for t in p["tasks"] if t["task"]["name"].startswith("Cordon and drain")]
+    for node in NODES:
+        assert (current(node), releases_on(node)) == before[node], node
+        assert healthy(node), (node, node_state(node))
+
+
+def test_a_node_without_room_for_the_new_release_stops_the_upgrade_before_any_switch(idle_cluster, base_extra, tmp_path_factory):
+    """mk8s-armel's releases directory is moved onto a tmpfs of its own, holding what it held and 2 MB more (a
+    nearly full SD card; the stand-in staged there by an earlier test is removed first): node_release's space check (made where the files go, the releases directory) refuses
+    the new kubelet before anything is sent, and the upgrade stops with every node on its release."""
+    node = "mk8s-armel"
+    src = standin("v1.20.3", tmp_path_factory)
+    before = dict((n, current(n)) for n in NODES)
+    rel = PREFIX + "/releases"
+    # the stand-in may be staged there already (the health-gate test above): the node must need the space
+    docker("exec", node, "sh", "-c", "rm -rf %s/v1.20.3-linux-*" % rel)
+    held = releases_on(node)
+    used_kb = int(docker("exec", node, "du", "-sk", rel).stdout.split()[0])
+    docker("exec", node, "sh", "-c", "set -e; rm -rf /tmp/mk8s-releases; cp -a %s /tmp/mk8s-releases; "
+           "mount -t tmpfs -o size=%dk tmpfs %s; cp -a /tmp/mk8s-releases/. %s/" % (rel, used_kb + 2048, rel, rel))
+    try:
+        assert releases_on(node) == held
+        doc, rc = upgrade(idle_cluster, base_extra, src)
+        assert rc != 0
+        msg = " ".join(failures(doc))
+        print(msg)
+        assert "%s / Stage the target release" % node in msg
+        assert "not enough space at %s/releases: " % PREFIX in msg and msg.count("nothing was sent") == 1
+        assert releases_on(node) == held
+        for other in NODES:
+            assert current(other) == before[other], other
+            assert healthy(other), (other, node_state(other))
+    finally:
+        docker("exec", node, "sh", "-c", "umount -l %s; rm -rf /tmp/mk8s-releases" % rel, check=False)
+    assert releases_on(node) == held and healthy(node)
+
+
+class Freezer(threading.Thread):
+    """Freezes ``node`` (docker pause) once ``first`` is cordoned (the batch before it has begun, so that the first
+    step of the node's own is the one that gets no answer) and, with ``thaw_after``, unfreezes it that many seconds
+    after the node itself was cordoned. Bounded in time; stop() unfreezes it in any case."""
+
+    def __init__(self, node, first, thaw_after=None):
+        super().__init__(daemon=True)
+        self.node, self.first, self.thaw_after, self.events, self.done = node, first, thaw_after, {}, threading.Event()
+
+    def cordoned(self, node):
+        try:
+            return bool(node_state(node)["cordoned_by"])
+        except subprocess.CalledProcessError:  # the API server busy for a moment: ask again
+            return False
+
+    def run(self):
+        deadline = time.monotonic() + 1500
+        while not self.done.is_set() and time.monotonic() < deadline:
+            if "paused" not in self.events:
+                if self.cordoned(self.first):
+                    docker("pause", self.node)
+                    self.events["paused"] = time.monotonic()
+            elif "cordoned" not in self.events:
+                if self.cordoned(self.node):
+                    self.events["cordoned"] = time.monotonic()
+            elif self.thaw_after is not None and time.monotonic() - self.events["cordoned"] > self.thaw_after:
+                self.stop()
+                return
+            time.sleep(1)
+
+    def stop(self):
+        if "paused" in self.events and "unpaused" not in self.events:
+            docker("unpause", self.node, check=False)
+            self.events["unpaused"] = time.monotonic()
+        self.done.set()
+
+
+def frozen_rollout(idle_cluster, base_extra, patched, freezer, **extra):
+    """upgrade.yml over the three workers (batches arm64, armhf, armel) with pipelining off: the docker connection
+    then reports a frozen node as unreachable, as SSH does a Pi that stopped answering."""
+    before = dict((n, current(n)) for n in WORKERS)
+    # a real change for both: to the upstream build if they run the Debian-patched one, else to that one
+    on_patched = before[freezer.node].startswith("v1.20.2-debian-")
+    assert before[freezer.first].startswith("v1.20.2-debian-") == on_patched, before
+    target = base_extra["multiarch_k8s_holder_src"] if on_patched else patched
+    freezer.start()
+    try:
+        doc, rc = upgrade(idle_cluster, base_extra, target, limit=",".join(WORKERS), env={"ANSIBLE_PIPELINING": "0"}, **extra)
+    finally:
+        if freezer.thaw_after is not None:
+            freezer.stop()
+        freezer.done.set()
+        freezer.join(timeout=60)
+    return before, target, doc, rc
+
+
+def test_a_node_that_stays_away_is_left_cordoned_and_a_rerun_finishes_it(idle_cluster, base_extra, patched):
+    """mk8s-armhf stops answering (frozen) just as its turn comes and stays away past
+    multiarch_k8s_unreachable_timeout (20 s). Ansible's rescue does not see unreachable hosts; the role turns it
+    into a failure, waits for the node, and, its release unknown, leaves it cordoned with the annotation and says
+    so; the rollout stops before mk8s-armel. Unfrozen afterwards, a rerun of upgrade.yml for it finishes it: on
+    the new release, Ready and schedulable."""
+    node, first = "mk8s-armhf", "mk8s-arm64"
+    freezer = Freezer(node, first)
+    try:
+        before, target, doc, rc = frozen_rollout(idle_cluster, base_extra, patched, freezer, multiarch_k8s_unreachable_timeout=20)
+        msg = " ".join(failures(doc))
+        print(msg)
+        assert rc != 0 and "cordoned" in freezer.events, freezer.events
+        assert "%s failed at 'Switch current to the release': the node stopped answering" % node in msg
+        assert "It did not answer again within 20 s and is left cordoned (annotation multiarch.k8s/cordoned-by)" in msg
+        assert "Not touched (still on their release, the new one staged): mk8s-armel." in msg
+        left = node_state(node)
+        assert left["cordoned_by"] == "multiarch.k8s" and not left["schedulable"], left
+    finally:
+        freezer.stop()
+    assert current(node) == before[node]
+    again, rc = upgrade(idle_cluster, base_extra, target, limit=node)
+    assert rc == 0, failures(again)
+    assert current(node) != before[node] and wait_healthy(node), node_state(node)
+
+
+def test_a_node_that_stops_answering_mid_rollout_is_rolled_back_once_it_answers(idle_cluster, base_extra, patched):
+    """As above, but mk8s-armhf answers again 20 s after it was cordoned: the rescue, waiting for it, puts it back
+    on its release and uncordons it, and the rollout stops before mk8s-armel."""
+    node, first = "mk8s-armhf", "mk8s-arm64"
+    freezer = Freezer(node, first, thaw_after=20)
+    before, _target, doc, rc = frozen_rollout(idle_cluster, base_extra, patched, freezer, multiarch_k8s_unreachable_timeout=300)
+    assert "cordoned" in freezer.events and "unpaused" in freezer.events, freezer.events
+    msg = " ".join(failures(doc))
+    print(msg)
+    assert rc != 0
+    assert "%s failed at 'Switch current to the release': the node stopped answering" % node in msg
+    assert "It answered again after " in msg and "Nothing had been switched; it is healthy and Ready." in msg
+    assert "The rollout stopped." in msg and "Not touched (still on their release, the new one staged): mk8s-armel." in msg
+    assert current(first) != before[first]  # the batch before it finished
+    for other in (node, "mk8s-armel"):
+        assert current(other) == before[other], other
+    for other in WORKERS:
+        assert wait_healthy(other), (other, node_state(other))
 
 
 def test_the_host_is_unchanged(cluster):

@@ -176,7 +176,7 @@ def test_not_enough_space_sends_nothing(armel_with_a_good_release):
            % (FAULT_PREFIX, FAULT_PREFIX, FAULT_PREFIX))
     res, rc = install("mk8s-armel", _bundle("big", _record("loopback", "linux/arm/v6")))
     assert rc != 0
-    assert res["msg"].startswith("not enough space at %s: " % FAULT_PREFIX)
+    assert res["msg"].startswith("not enough space at %s/releases: " % FAULT_PREFIX)
     assert res["msg"].endswith("nothing was sent")
     assert releases("mk8s-armel") == []
 

@@ -143,3 +143,25 @@ def test_prune_keeps_the_previous_release_for_a_rollback(prefix, tmp_path):
     assert prefix.previous() == "r3"
     R.prune(prefix, 2)
     assert listing(prefix) == ["r0", "r3"]
+
+
+def test_a_disk_filling_up_mid_write_leaves_current_and_nothing_staged(prefix, tmp_path, monkeypatch):
+    """A mock: the free-space check runs before anything is sent (tested on the fleet), so a real ENOSPC
+    needs the disk to fill from elsewhere during the write, which cannot be timed on one machine. Here the
+    second file's write fails with ENOSPC after a part of it was written."""
+    install(prefix, "good", [script(tmp_path, "kubelet")])
+    files = [script(tmp_path, "kubelet", body="echo %s v2"), script(tmp_path, "kube-proxy", body="echo %s v2")]
+    real_place = R.place_file
+
+    def place_until_full(release_dir, name, sha256, **kw):
+        if name == "kube-proxy":
+            with open(os.path.join(release_dir, ".part-kube-proxy-x"), "wb") as part:
+                part.write(b"\0" * 4096)
+            raise OSError(28, "No space left on device")
+        return real_place(release_dir, name, sha256, **kw)
+
+    monkeypatch.setattr(R, "place_file", place_until_full)
+    with pytest.raises(OSError, match="No space left on device"):
+        R.stage(prefix, "full", files, dict((f["sha256"], f["gz"]) for f in files), {}, 10)
+    assert prefix.current() == "good"
+    assert listing(prefix) == ["good"]  # the half-written release directory is gone, temp files with it
