@@ -625,8 +625,9 @@ def test_a_smoke_test_failing_while_staging_switches_nothing_anywhere(idle_clust
 
 def test_a_node_without_room_for_the_new_release_stops_the_upgrade_before_any_switch(idle_cluster, base_extra, tmp_path_factory):
     """mk8s-armel's releases directory is moved onto a tmpfs of its own, holding what it held and 2 MB more (a
-    nearly full SD card; the stand-in staged there by an earlier test is removed first): node_release's space check (made where the files go, the releases directory) refuses
-    the new kubelet before anything is sent, and the upgrade stops with every node on its release."""
+    nearly full SD card; the stand-in staged there by an earlier test is removed first). node_release's space
+    check, made where the files go (the releases directory), refuses the new kubelet before anything is sent,
+    and the upgrade stops with every node on its release."""
     node = "mk8s-armel"
     src = standin("v1.20.3", tmp_path_factory)
     before = dict((n, current(n)) for n in NODES)
