@@ -2,7 +2,7 @@
 # Everything they need is installed and started by the scripts in tools/ (as root on Debian 12).
 SHELL := /bin/bash
 
-.PHONY: help demo demo-down test fleet fleet-down setup bench-pull bench-release bench-build bench-build-full bench-node-memory bench-scale
+.PHONY: help demo demo-down test fleet fleet-down setup bench-pull bench-release bench-build bench-build-full bench-node-memory bench-scale bench-rollout
 
 help:
 	@echo "make demo       build the binaries, bring up the emulated fleet and converge it with site.yml"
@@ -15,6 +15,7 @@ help:
 	@echo "make bench-build-full  the whole set for four platforms, cold and warm (long)"
 	@echo "make bench-node-memory  Go-reported memory of kubelet and kube-proxy per node (after make demo)"
 	@echo "make bench-scale  one controller against 4-40 light emulated hosts, push vs pull (time, memory, pulls, bytes; after make demo)"
+	@echo "make bench-rollout  one kubelet change over the fleet, staged vs cordon-first (total, cordoned time, bytes per node; after make demo)"
 
 demo:
 	@bash tools/demo.sh up
@@ -51,3 +52,6 @@ bench-node-memory:
 
 bench-scale:
 	@bash -c 'source tools/lib.sh && PYTHONPATH="$$COLLECTIONS" python bench/scale.py'
+
+bench-rollout:
+	@bash -c 'source tools/lib.sh && PYTHONPATH="$$COLLECTIONS" python bench/rollout.py --runs 1'

@@ -87,6 +87,7 @@ sys.path[:0] = [os.path.join(REPO, "tests", "helpers"), os.path.join(REPO, "test
 
 import fleet
 import holders
+from runner import stop_group
 from ansible_collections.multiarch.k8s.plugins.module_utils._holder import METADATA
 from ansible_collections.multiarch.k8s.plugins.module_utils._oci_write import LayoutWriter, tar_entry
 
@@ -533,13 +534,7 @@ def play(work, hosts, forks, extra, path_prefix=None):
         proc.returncode = os.waitstatus_to_exitcode(status)
     except BaseException:
         if proc.returncode is None:
-            for sig in (signal.SIGTERM, signal.SIGKILL):
-                try:
-                    os.killpg(proc.pid, sig)  # the group of the ansible-playbook started above, and only it
-                    proc.wait(timeout=20)
-                    break
-                except (ProcessLookupError, subprocess.TimeoutExpired):
-                    continue
+            stop_group(proc)  # the group of the ansible-playbook started above, and only it
         raise
     finally:
         sampler.stop.set()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 
 import pytest
@@ -31,3 +32,15 @@ def ansible_module(module, args, check=False, diff=False, pattern="localhost", t
 
 def docker(*args, check=True, timeout=300):
     return subprocess.run(["docker"] + list(args), capture_output=True, text=True, timeout=timeout, check=check)
+
+
+def stop_group(proc):
+    """End ``proc``'s process group (the caller started it with start_new_session=True, so the group is its own
+    and nothing else): SIGTERM, then SIGKILL if it is still there after 20 s."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(proc.pid, sig)
+            proc.wait(timeout=20)
+            return
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            continue
