@@ -276,6 +276,16 @@ def test_every_platform_is_ready_with_kubelet_v1_20_2(cluster):
     print(table)
 
 
+def test_no_kubelet_asks_the_ec2_metadata_address(cluster):
+    """kubelet 1.20 has the AWS credential provider built in; at each start it asks the EC2 metadata address
+    (169.254.169.254) and waits about 6 s for an answer that never comes off EC2 (measured here: /healthz
+    answered 12 s after a restart, 5.5 s without it). The unit turns it off; the running kubelet has it off."""
+    for node in NODES:
+        pid = docker("exec", node, "systemctl", "show", "-p", "MainPID", "--value", "kubelet").stdout.strip()
+        environ = docker("exec", node, "cat", "/proc/%s/environ" % pid).stdout.split("\0")
+        assert "AWS_EC2_METADATA_DISABLED=true" in environ, (node, environ)
+
+
 def test_pod_cidrs_are_recorded_distinct_and_routed(cluster):
     nodes = json.loads(subprocess.run(KUBECTL + ["get", "nodes", "-o", "json"], capture_output=True, text=True,
                                       check=True).stdout)["items"]
