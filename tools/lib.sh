@@ -10,10 +10,10 @@ PYTHON=${MULTIARCH_PYTHON:-/usr/bin/python3}
 # community.docker: the docker connection plugin; ansible.posix: the json callback (reports, tests)
 ANSIBLE_BUNDLE_VERSION=12.3.0
 BUNDLED_COLLECTIONS=(community.docker ansible.posix)
-_req_hash=$(cat "$REPO/requirements.txt" "$REPO/requirements-test.txt" | sha256sum | cut -c1-12)
-VENV="$CACHE/venv/$_req_hash"
-# ansible-test sanity installs its own pinned tools (pylint, ...): a venv of its own
-SANITY_VENV="$CACHE/venv/sanity-$(grep '^ansible-core==' "$REPO/requirements.txt" | sha256sum | cut -c1-12)"
+# virtualenvs are keyed by their lock files (make lock writes them from the requirements files)
+VENV="$CACHE/venv/$(sha256sum <"$REPO/requirements.lock" | cut -c1-12)"
+# ansible-test sanity installs its own pinned tools (pylint, ...): a venv of its own, ansible-core only
+SANITY_VENV="$CACHE/venv/sanity-$(sha256sum <"$REPO/requirements-sanity.lock" | cut -c1-12)"
 DEPS_COLLECTIONS="$CACHE/collections/ansible-$ANSIBLE_BUNDLE_VERSION"
 OUT="$REPO/tests/output"
 COLLECTIONS="$OUT/collections"

@@ -1,16 +1,33 @@
 #!/usr/bin/env bash
-# Python side: a virtualenv with the pinned packages (cached by requirements hash),
+# Python side: a virtualenv with exactly the packages of requirements.lock (hash-checked; cached by the lock's hash),
 # community.docker taken from the `ansible` wheel (pinned), and this collection built with
 # ansible-galaxy and installed from its tarball (so packaging is tested every time).
 source "$(dirname "$0")/lib.sh"
+
+# the locks must hold every pin of the requirements files, at the same version (else: make lock)
+"$PYTHON" - "$REPO" <<'PY'
+import os, re, sys
+repo = sys.argv[1]
+def pins(name):
+    out = {}
+    for line in open(os.path.join(repo, name)):
+        m = re.match(r"([A-Za-z0-9_.-]+)==([^ ;\\]+)", line)
+        if m:
+            out[m.group(1).lower().replace("_", "-")] = m.group(2)
+    return out
+locked = pins("requirements.lock")
+stale = ["%s==%s (requirements.lock has %s)" % (n, v, locked.get(n, "nothing"))
+         for f in ("requirements.txt", "requirements-test.txt") for n, v in pins(f).items() if locked.get(n) != v]
+if stale:
+    sys.exit("requirements.lock does not match the requirements files: %s; run make lock" % ", ".join(stale))
+PY
 
 if [ ! -f "$VENV/.complete" ]; then
   stage "creating virtualenv $VENV"
   rm -rf "$VENV"
   mkdir -p "$(dirname "$VENV")"
   "$PYTHON" -m venv "$VENV"
-  "$VENV/bin/pip" install -q --upgrade pip
-  "$VENV/bin/pip" install -q -r "$REPO/requirements-test.txt"
+  "$VENV/bin/pip" install -q --require-hashes --no-deps -r "$REPO/requirements.lock"
   touch "$VENV/.complete"
 fi
 
@@ -18,8 +35,7 @@ if [ ! -f "$SANITY_VENV/.complete" ]; then
   stage "creating the ansible-test sanity virtualenv $SANITY_VENV"
   rm -rf "$SANITY_VENV"
   "$PYTHON" -m venv "$SANITY_VENV"
-  "$SANITY_VENV/bin/pip" install -q --upgrade pip
-  "$SANITY_VENV/bin/pip" install -q "$(grep '^ansible-core==' "$REPO/requirements.txt")"
+  "$SANITY_VENV/bin/pip" install -q --require-hashes --no-deps -r "$REPO/requirements-sanity.lock"
   touch "$SANITY_VENV/.complete"
 fi
 
