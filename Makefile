@@ -2,12 +2,16 @@
 # Everything they need is installed and started by the scripts in tools/ (as root on Debian 12).
 SHELL := /bin/bash
 
-.PHONY: help demo demo-down test fleet fleet-down setup bench-pull bench-release bench-build bench-build-full bench-node-memory bench-scale bench-rollout
+.PHONY: help demo demo-down check test test-integration lock clean-cache fleet fleet-down setup bench-pull bench-release bench-build bench-build-full bench-node-memory bench-scale bench-rollout
 
 help:
 	@echo "make demo       build the binaries, bring up the emulated fleet and converge it with site.yml"
 	@echo "make demo-down  remove what the demo made"
-	@echo "make test       set up everything and run unit, sanity, lint and fleet integration tests"
+	@echo "make check      unit tests, ansible-test sanity, lint, ecosystem checks: no fleet, no build (minutes)"
+	@echo "make test       make check, then the fleet images, the Kubernetes builds, the fleet and every integration module"
+	@echo "make test-integration  the integration part of make test only (MULTIARCH_TEST_MODULES, MULTIARCH_TEST_ORDER=reverse)"
+	@echo "make lock       resolve the Python requirements into requirements.lock / requirements-sanity.lock (hashes)"
+	@echo "make clean-cache  empty the cache (MULTIARCH_CACHE, default /var/cache/multiarch-k8s): venvs, builds, images"
 	@echo "make fleet      bring up the emulated fleet only; make fleet-down removes it"
 	@echo "make bench-pull holder_pull vs the seed recipe's docker pull+cp vs skopeo (medians, ratios)"
 	@echo "make bench-release node_release vs a copy task per binary on the fleet (time, calls, bytes, RSS)"
@@ -23,8 +27,20 @@ demo:
 demo-down:
 	@bash tools/demo.sh down
 
+check:
+	@bash tools/run-tests.sh check
+
 test:
-	@bash tools/run-tests.sh
+	@bash tools/run-tests.sh test
+
+test-integration:
+	@bash tools/run-tests.sh integration
+
+lock:
+	@bash tools/lock.sh
+
+clean-cache:
+	@bash tools/clean-cache.sh
 
 fleet:
 	@bash tools/fleet.sh up

@@ -1,21 +1,41 @@
 #!/usr/bin/env bash
-# `make test`: set up everything, then unit tests, sanity, lint, the ecosystem checks (tools/ecosystem.sh)
-# and the integration tests against the emulated fleet. Every stage runs; the exit status is non-zero if any failed.
-# What this run started (fleet, dockerd) is removed at the end.
+# The test tiers. Every stage runs; the exit status is non-zero if any failed. At the end: a table of stage ->
+# seconds and one closing line with the tests counted over all stages.
+#   run-tests.sh check        make check: unit tests, ansible-test sanity, lint, ecosystem checks (no fleet, no build)
+#   run-tests.sh test         make test: check, then the fleet images, the Kubernetes builds, the fleet, and each
+#                             integration module in a pytest process of its own (each one stands alone)
+#   run-tests.sh integration  the integration part of make test only
+# MULTIARCH_TEST_ORDER=reverse runs the integration modules in reverse order; MULTIARCH_TEST_MODULES="a b" picks
+# modules (file names under tests/integration, without .py). What this run started (fleet, dockerd) is removed
+# at the end unless MULTIARCH_KEEP_FLEET is set.
 source "$(dirname "$0")/lib.sh"
 
-passed=0
-failed=0
+TIER=${1:-test}
+case "$TIER" in check|test|integration) ;; *) echo "usage: $0 check|test|integration" >&2; exit 2 ;; esac
+
+# The integration modules in their default order (by capability; each one brings the fleet to the state it needs).
+MODULES=(test_node_facts_fleet test_holder_pull test_holder_build test_node_release test_site_refusals
+         test_cluster_formation test_cluster test_upgrade test_upgrade_faults)
+if [ -n "${MULTIARCH_TEST_MODULES:-}" ]; then read -r -a MODULES <<<"$MULTIARCH_TEST_MODULES"; fi
+if [ "${MULTIARCH_TEST_ORDER:-}" = reverse ]; then
+  for ((i = ${#MODULES[@]} - 1; i >= 0; i--)); do rev+=("${MODULES[i]}"); done
+  MODULES=("${rev[@]}")
+fi
+
+mkdir -p "$OUT"
+TIMES="$OUT/stages.tsv"
+: >"$TIMES"
+JUNIT="$OUT/junit"
+rm -rf "$JUNIT"
+mkdir -p "$JUNIT"
 failed_names=()
-run_stage() {
-  local name=$1; shift
+run_stage() {  # name, command...
+  local name=$1 t0=$SECONDS status=ok; shift
   stage "$name"
-  if "$@"; then
-    passed=$((passed + 1))
-  else
-    failed=$((failed + 1)); failed_names+=("$name")
-    stage "FAILED: $name"
+  if ! "$@"; then
+    status=FAILED; failed_names+=("$name"); stage "FAILED: $name"
   fi
+  printf '%s\t%s\t%s\n' "$name" "$((SECONDS - t0))" "$status" >>"$TIMES"
 }
 
 cleanup() {
@@ -24,16 +44,15 @@ cleanup() {
     stage "removing the fleet"
     python "$REPO/tests/fleet/fleet.py" down
   fi
-  "$REPO/tools/stop-services.sh"
+  [ "$TIER" = check ] || "$REPO/tools/stop-services.sh"
 }
 trap cleanup EXIT
 
-stage "host set-up"
-"$REPO/tools/setup-host.sh"
-stage "python set-up"
-"$REPO/tools/setup-python.sh"
-
-unit() { (cd "$SANITY_TREE" && PYTHONPATH="$SANITY_ROOT" python -m pytest -p no:cacheprovider -q tests/unit); }
+pytest_run() {  # junit name, directory, pytest arguments...
+  local name=$1 dir=$2; shift 2
+  (cd "$dir" && python -m pytest -p no:cacheprovider -q -rfEs --junitxml="$JUNIT/$name.xml" "$@")
+}
+unit() { PYTHONPATH="$SANITY_ROOT" pytest_run unit "$SANITY_TREE" tests/unit; }
 sanity() {
   (cd "$SANITY_TREE" && "$SANITY_VENV/bin/ansible-test" sanity --color no --requirements --python "$PYVER")
 }
@@ -41,16 +60,36 @@ lint() {
   (cd "$REPO" && yamllint -s . && PYTHONWARNINGS=ignore::DeprecationWarning ansible-lint --profile production --strict -q && antsibull-changelog lint)
 }
 ecosystem() { "$REPO/tools/ecosystem.sh"; }
+fleet_images() { python "$REPO/tests/fleet/fleet.py" images; }
+k8s_builds() { (cd "$REPO" && PYTHONPATH="$REPO/tests/helpers:$REPO/tests/fleet" python "$REPO/tests/helpers/builds.py" all); }
 fleet_up() { fleet_started=1; python "$REPO/tests/fleet/fleet.py" up; }
-integration() { (cd "$REPO" && PYTHONPATH="$COLLECTIONS" python -m pytest -p no:cacheprovider -q tests/integration); }
+module() { PYTHONPATH="$COLLECTIONS" pytest_run "$1" "$REPO" "tests/integration/$1.py"; }
 
-run_stage "unit tests" unit
-run_stage "ansible-test sanity" sanity
-run_stage "lint (yamllint, ansible-lint production, changelog)" lint
-run_stage "ecosystem checks (ansible-doc, syntax-check, antsibull-docs, ansible-builder)" ecosystem
-run_stage "fleet up" fleet_up
-run_stage "integration tests on the fleet" integration
+setup_check() { "$REPO/tools/setup-host.sh" --packages-only && "$REPO/tools/setup-python.sh"; }
+setup_all() { "$REPO/tools/setup-host.sh" && "$REPO/tools/setup-python.sh"; }
+if [ "$TIER" = check ]; then
+  run_stage "set-up (apt packages, python)" setup_check
+else
+  run_stage "set-up (apt packages, binfmt_misc, dockerd, registry, python)" setup_all
+fi
+if ((${#failed_names[@]})); then  # nothing else can run without it
+  python3 "$REPO/tools/stage_table.py" "$TIMES" "$JUNIT"
+  exit 1
+fi
+if [ "$TIER" != integration ]; then
+  run_stage "check: unit tests" unit
+  run_stage "check: ansible-test sanity" sanity
+  run_stage "check: lint (yamllint, ansible-lint production, changelog)" lint
+  run_stage "check: ecosystem (ansible-doc, syntax-check, antsibull-docs, ansible-builder)" ecosystem
+fi
+if [ "$TIER" != check ]; then
+  run_stage "fleet images (Debian root filesystems)" fleet_images
+  run_stage "Kubernetes builds (1.20.2 from Debian's source, stand-ins)" k8s_builds
+  run_stage "fleet up" fleet_up
+  for m in "${MODULES[@]}"; do
+    run_stage "integration: $m" module "$m"
+  done
+fi
 
-stage "done: ${failed_names[*]:-all stages passed}"
-echo "stages: $passed passed, $failed failed"
-[ "$failed" = 0 ]
+python "$REPO/tools/stage_table.py" "$TIMES" "$JUNIT"
+[ "${#failed_names[@]}" = 0 ]

@@ -2,6 +2,7 @@
 # Host set-up for the test fleet and the demo, as root on Debian 12: apt packages, binfmt_misc
 # with QEMU user emulation, and a Docker engine. Reuses what is there; records what it started
 # (stop it with tools/stop-services.sh) so the machine is left as it was found.
+# --packages-only: the apt packages alone (make check needs no emulation, engine or registry).
 source "$(dirname "$0")/lib.sh"
 
 PACKAGES=(docker.io qemu-user-static binfmt-support mmdebstrap arch-test python3-venv
@@ -17,6 +18,8 @@ if ((${#missing[@]})); then
   apt-get update -q >/dev/null
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
 fi
+
+[ "${1:-}" = --packages-only ] && exit 0
 
 if [ ! -e /proc/sys/fs/binfmt_misc/register ]; then
   stage "mounting binfmt_misc"

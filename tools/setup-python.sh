@@ -11,7 +11,7 @@ repo = sys.argv[1]
 def pins(name):
     out = {}
     for line in open(os.path.join(repo, name)):
-        m = re.match(r"([A-Za-z0-9_.-]+)==([^ ;\\]+)", line)
+        m = re.match(r"([A-Za-z0-9_.-]+)==([^\s;\\]+)", line)
         if m:
             out[m.group(1).lower().replace("_", "-")] = m.group(2)
     return out

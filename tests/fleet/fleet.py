@@ -325,7 +325,7 @@ def wait_systemd(client, names, timeout=240):
                 log("%s: systemd %s" % (name, state))
                 pending.remove(name)
         if pending:
-            time.sleep(2)
+            time.sleep(1)
     if pending:
         raise SystemExit("fleet nodes %s did not finish booting within %ds"
                          % (", ".join(pending), timeout))

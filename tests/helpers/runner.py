@@ -1,7 +1,10 @@
 # -*- coding: utf-8 -*-
 # Copyright: multiarch.k8s contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Running ansible and docker from tests, the way a user runs them."""
+"""Running ansible and docker from tests, the way a user runs them, and waiting on conditions.
+
+One way to run a playbook (run_playbook, or start_playbook for a run a test stops on purpose), one way to run
+a module ad hoc (ansible_module), one way to wait (wait_for: a condition, a deadline, and what was awaited)."""
 
 from __future__ import annotations
 
@@ -9,8 +12,83 @@ import json
 import os
 import signal
 import subprocess
+import time
 
 import pytest
+
+JSON_CALLBACK = {"ANSIBLE_LOAD_CALLBACK_PLUGINS": "1", "ANSIBLE_STDOUT_CALLBACK": "json"}
+
+
+class PlaybookResult:
+    """The parsed result of one ansible-playbook run (the json stdout callback)."""
+
+    def __init__(self, name, doc, rc, stderr):
+        self.name, self.doc, self.rc, self.stderr = name, doc, rc, stderr
+
+    @property
+    def ok(self):
+        return self.rc == 0
+
+    @property
+    def stats(self):
+        return self.doc["stats"]
+
+    def tasks(self):
+        return [t for p in self.doc["plays"] for t in p["tasks"]]
+
+    def failures(self):
+        """``host / task: message`` for every failed or unreachable host result."""
+        return ["%s / %s: %s" % (h, t["task"]["name"], r.get("msg") or r.get("stderr"))
+                for t in self.tasks() for h, r in t["hosts"].items() if r.get("failed") or r.get("unreachable")]
+
+    def message(self):
+        return " ".join(self.failures())
+
+    def changed_tasks(self, host):
+        return [t["task"]["name"] for t in self.tasks() if t["hosts"].get(host, {}).get("changed")]
+
+    def results(self, task_name):
+        """Every host result of the tasks named ``task_name``, in run order."""
+        return [r for t in self.tasks() if t["task"]["name"] == task_name for r in t["hosts"].values()]
+
+    def hosts(self, task_name):
+        """host -> result of the first task named ``task_name`` ({} if it did not run)."""
+        for t in self.tasks():
+            if t["task"]["name"] == task_name:
+                return t["hosts"]
+        return {}
+
+    def __repr__(self):
+        return "<%s rc=%d failures=%s>" % (self.name, self.rc, self.failures())
+
+
+def _playbook_cmd(name, extra, inventory, limit, check, diff):
+    cmd = ["ansible-playbook", name]
+    cmd += ["-e", json.dumps(extra)] if extra else []
+    cmd += ["-i", str(inventory)] if inventory else []
+    cmd += ["--limit", limit] if limit else []
+    cmd += ["--check"] if check else []
+    cmd += ["--diff"] if diff else []
+    return cmd
+
+
+def run_playbook(name, extra=None, inventory=None, limit=None, check=False, diff=False, timeout=3600, env=None):
+    """``ansible-playbook NAME`` as a user runs it (the json callback on); returns a PlaybookResult."""
+    run_env = dict(os.environ, **JSON_CALLBACK, **(env or {}))
+    proc = subprocess.run(_playbook_cmd(name, extra, inventory, limit, check, diff), env=run_env, capture_output=True,
+                          text=True, timeout=timeout, check=False)
+    try:
+        doc = json.loads(proc.stdout)
+    except ValueError:
+        pytest.fail("%s printed no JSON (rc %d):\n%s\n%s" % (name, proc.returncode, proc.stdout[-3000:], proc.stderr[-3000:]))
+    return PlaybookResult(name, doc, proc.returncode, proc.stderr)
+
+
+def start_playbook(name, extra=None, inventory=None, limit=None, env=None):
+    """The same run in the background, in a process group of its own (stop it with stop_group)."""
+    run_env = dict(os.environ, **JSON_CALLBACK, **(env or {}))
+    return subprocess.Popen(_playbook_cmd(name, extra, inventory, limit, False, False), env=run_env,  # pylint: disable=consider-using-with
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
 
 
 def ansible_module(module, args, check=False, diff=False, pattern="localhost", timeout=900, env=None):
@@ -20,14 +98,28 @@ def ansible_module(module, args, check=False, diff=False, pattern="localhost", t
         cmd.append("--check")
     if diff:
         cmd.append("--diff")
-    run_env = dict(os.environ, ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="json")
-    run_env.update(env or {})
+    run_env = dict(os.environ, **JSON_CALLBACK, **(env or {}))
     proc = subprocess.run(cmd, env=run_env, capture_output=True, text=True, timeout=timeout, check=False)
     try:
         doc = json.loads(proc.stdout)
     except ValueError:
         pytest.fail("ansible printed no JSON (rc %d):\n%s\n%s" % (proc.returncode, proc.stdout, proc.stderr))
     return doc["plays"][0]["tasks"][0]["hosts"], proc.returncode
+
+
+def wait_for(condition, timeout, what, interval=1.0):
+    """Call ``condition`` until it returns something true (returned) or ``timeout`` seconds pass; then fail,
+    saying what was awaited and what the condition last returned. ``interval`` is below 2 s: a poll, not a pause."""
+    assert interval < 2, "wait_for polls; a pause of %s s is a fixed sleep" % interval
+    deadline = time.monotonic() + timeout
+    last = None
+    while True:
+        last = condition()
+        if last:
+            return last
+        if time.monotonic() >= deadline:
+            pytest.fail("timed out after %d s waiting for %s (last: %r)" % (timeout, what, last))
+        time.sleep(interval)
 
 
 def docker(*args, check=True, timeout=300):

@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: multiarch.k8s contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Fixtures of the integration tests: the test holder images in the real registry on 127.0.0.1."""
+"""Fixtures of the integration tests: the test holder images in the real registry on 127.0.0.1, the cluster's
+builds and the formed cluster. Every module asks for the state it needs here and leans on no other module."""
 
 from __future__ import annotations
 
@@ -11,8 +12,11 @@ import shutil
 
 import pytest
 
+import builds
+import cluster
 import debs
 import holders
+from runner import run_playbook
 
 CACHE = os.environ.get("MULTIARCH_CACHE", "/var/cache/multiarch-k8s")
 PLATFORMS = ["linux/amd64", "linux/arm64", "linux/arm/v7", "linux/arm/v6"]
@@ -64,3 +68,72 @@ def ours_ref(ours_layout):
 @pytest.fixture(scope="session")
 def seed_ref(seed_layout):
     return holders.push(seed_layout, "v1.20.2", "multiarch-k8s-tests/seed")
+
+
+# --- the cluster: built once per run (make test's build stage), formed once, shared by the cluster modules ---
+@pytest.fixture(scope="session")
+def holder():
+    """The node components for four platforms and the control plane for amd64, 1.20.2 from Debian's sources."""
+    return builds.cluster()
+
+
+@pytest.fixture(scope="session")
+def patched():
+    """The Kubernetes binaries of the nodes rebuilt from the same tree with Debian's patches (see builds.py)."""
+    return builds.patched()
+
+
+@pytest.fixture(scope="session")
+def standin():
+    """builds.standin: a holder with a stand-in kubelet of the version asked (named a stand-in everywhere)."""
+    return builds.standin
+
+
+@pytest.fixture(scope="session")
+def host_before():
+    """The host's kernel settings and firewall, read before this process forms or changes the cluster."""
+    return cluster.host_state()
+
+
+@pytest.fixture(scope="session")
+def base_extra(holder, tmp_path_factory):
+    return {"multiarch_k8s_holder_src": holder, "multiarch_k8s_cache_dir": str(tmp_path_factory.mktemp("bins")),
+            "multiarch_k8s_report_file": str(tmp_path_factory.mktemp("report") / "fleet-report.json")}
+
+
+@pytest.fixture(scope="session")
+def inv4(tmp_path_factory):
+    return cluster.inventory(tmp_path_factory.mktemp("inventory") / "four.json", list(cluster.NODES))
+
+
+@pytest.fixture(scope="session")
+def formed_cluster(host_before, base_extra, inv4, holder):
+    """The four-node cluster formed by site.yml from ``holder``. Reused when the fleet still runs the one an
+    earlier module (or process) of this run formed on the same containers, every node healthy; otherwise the
+    fleet is made fresh and site.yml forms it."""
+    if not cluster.is_formed(holder):
+        cluster.reset_fleet()
+        res = run_playbook("multiarch.k8s.site", base_extra, inventory=inv4)
+        assert res.ok, res.failures()
+        cluster.mark_formed(holder)
+    return {"inv4": inv4, "host_before": host_before}
+
+
+@pytest.fixture(scope="module")
+def idle_cluster(formed_cluster):
+    """The formed cluster, every node healthy, without bare pods (a drain rightly refuses to delete pods no
+    controller manages). Its nodes run the upstream or the Debian-patched 1.20.2 build."""
+    cluster.kubectl("delete", "pod", "--all", "--wait=true", "--timeout=120s", timeout=180)
+    for node in cluster.NODES:
+        cluster.wait_healthy(node)
+    return formed_cluster
+
+
+@pytest.fixture(scope="module")
+def upstream_cluster(idle_cluster, base_extra, holder):
+    """idle_cluster with every node on the upstream build (``holder``): an earlier module may have left the
+    Debian-patched one."""
+    if not all(cluster.current(n).startswith("v1.20.2-linux-") for n in cluster.NODES):
+        res = cluster.upgrade(idle_cluster["inv4"], base_extra, holder)
+        assert res.ok, res.failures()
+    return idle_cluster

@@ -71,6 +71,7 @@ def test_rerun_with_the_same_inputs_changes_nothing(built):
     assert check["changed"] is False, check["actions"]
     assert second["changed"] is False, second["actions"]
     assert second["index_digest"] == first["index_digest"]
+    assert len(second["binaries"]) == len(first["binaries"]) > 0
     assert all(b["cached"] for b in second["binaries"])
 
 
@@ -179,6 +180,8 @@ def test_bad_input_fails_clearly_and_publishes_nothing(tmp_path, case, message):
     assert message in res["msg"]
     assert not os.path.exists(args["lock_file"])
     assert _registry_has(repo) is False
+    if case == "failing-compile":  # the build got as far as compiling: its build dir exists, with no record kept
+        assert os.path.isdir(str(tmp_path / "build"))
     records = [f for _d, _s, files in os.walk(str(tmp_path / "build")) for f in files if f == "record.json"]
     assert records == []  # no half-built binary is kept
 

@@ -69,9 +69,10 @@ def test_armel_node_is_armv6_by_its_cpu(fleet_facts):
 def test_check_mode_returns_the_same_facts(fleet_facts):
     hosts, rc = adhoc("fleet", check=True)
     assert rc == 0
+    assert sorted(hosts) == sorted(EXPECTED)
     for host, res in hosts.items():
         assert res["changed"] is False
-        assert res["ansible_facts"]["multiarch_k8s"]["platform"] == \
+        assert res["ansible_facts"]["multiarch_k8s"]["platform"] == EXPECTED[host][0] == \
             fleet_facts[host]["ansible_facts"]["multiarch_k8s"]["platform"]
 
 

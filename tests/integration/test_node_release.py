@@ -17,38 +17,38 @@ import time
 
 import pytest
 
-from runner import docker
+from runner import ansible_module, docker, run_playbook, wait_for
 
 NODES = ["mk8s-amd64", "mk8s-arm64", "mk8s-armhf", "mk8s-armel"]
+# a prefix and a bin dir of this module's own: the module stands alone beside a cluster on the same fleet
+PREFIX = "/opt/mk8s-release-test"
+BIN_DIR = "/opt/mk8s-release-test-bin"
+INSTALL_TASK = "Install each host's bundle as a staged release and switch to it"
 
 
 def playbook(extra, check=False):
-    cmd = ["ansible-playbook", "multiarch.k8s.site", "-e", json.dumps(extra)]
-    if check:
-        cmd.append("--check")
-    env = dict(os.environ, ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="json")
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1800, check=False)
-    doc = json.loads(proc.stdout)
-    tasks = doc["plays"][0]["tasks"]
-    install = [t for t in tasks if t["task"]["name"] == "Install each host's bundle as a staged release and switch to it"]
-    return (install[0]["hosts"] if install else {}), doc["stats"], proc.returncode
+    res = run_playbook("multiarch.k8s.site", extra, check=check, timeout=1800)
+    return res.hosts(INSTALL_TASK), res.stats, res.rc
+
+
+def _wipe():
+    for node in NODES:
+        docker("exec", node, "rm", "-rf", PREFIX, BIN_DIR)
 
 
 @pytest.fixture(scope="module")
 def runs(ours_ref, tmp_path_factory):
     extra = {"multiarch_k8s_holder_src": ours_ref, "multiarch_k8s_cache_dir": str(tmp_path_factory.mktemp("cache")),
-             "multiarch_k8s_hosts": "fleet", "multiarch_k8s_cluster": False}
-    for node in NODES:
-        docker("exec", node, "rm", "-rf", "/opt/multiarch-k8s", check=False)
+             "multiarch_k8s_hosts": "fleet", "multiarch_k8s_cluster": False, "multiarch_k8s_prefix": PREFIX,
+             "multiarch_k8s_bin_dir": BIN_DIR}
+    _wipe()
     check = playbook(extra, check=True)
-    after_check = dict((node, docker("exec", node, "test", "-e", "/opt/multiarch-k8s", check=False).returncode == 0)
+    after_check = dict((node, docker("exec", node, "test", "-e", PREFIX, check=False).returncode == 0)
                        for node in NODES)
     first = playbook(extra)
     second = playbook(extra)
     yield {"check": check, "first": first, "second": second, "extra": extra, "after_check": after_check}
-    for node in NODES:
-        docker("exec", node, "sh", "-c", "rm -rf /opt/multiarch-k8s; cd /usr/local/bin && "
-               "for f in *; do [ -L \"$f\" ] && rm -f \"$f\"; done", check=False)
+    _wipe()
 
 
 def test_check_mode_sends_nothing(runs):
@@ -71,10 +71,10 @@ def test_each_node_gets_its_platform_bundle(runs, node):
     expected = {"mk8s-amd64": "linux-amd64", "mk8s-arm64": "linux-arm64", "mk8s-armhf": "linux-arm-v7",
                 "mk8s-armel": "linux-arm-v6"}[node]
     assert platform_label == expected
-    link = docker("exec", node, "readlink", "/opt/multiarch-k8s/current").stdout.strip()
+    link = docker("exec", node, "readlink", PREFIX + "/current").stdout.strip()
     assert link == "releases/" + res["release"]
-    out = docker("exec", node, "kubectl", "version", "--client", "--short").stdout
-    assert "Client Version: v1.20.2" in out  # through /usr/local/bin -> current
+    out = docker("exec", node, BIN_DIR + "/kubectl", "version", "--client", "--short").stdout
+    assert "Client Version: v1.20.2" in out  # through the bin dir -> current
 
 
 def test_rerun_sends_nothing_and_changes_nothing(runs):
@@ -91,12 +91,9 @@ def test_blocking_preflight_stops_the_host_before_anything_changes(ours_ref, tmp
     extra = {"multiarch_k8s_holder_src": ours_ref, "multiarch_k8s_cache_dir": str(tmp_path / "c"),
              "multiarch_k8s_hosts": "mk8s-armel", "multiarch_k8s_prefix": "/opt/mk8s-preflight",
              "multiarch_k8s_min_free_mb": 10 ** 9}
-    cmd = ["ansible-playbook", "multiarch.k8s.site", "-e", json.dumps(extra)]
-    env = dict(os.environ, ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="json")
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900, check=False)
-    assert proc.returncode != 0
-    doc = json.loads(proc.stdout)
-    failed = [t for t in doc["plays"][0]["tasks"] if t["hosts"].get("mk8s-armel", {}).get("failed")]
+    res = run_playbook("multiarch.k8s.site", extra, timeout=900)
+    assert res.rc != 0
+    failed = [t for t in res.doc["plays"][0]["tasks"] if t["hosts"].get("mk8s-armel", {}).get("failed")]
     assert failed[0]["task"]["name"] == "Stop every host when one has a blocking preflight finding, before anything changes"
     assert failed[0]["hosts"]["mk8s-armel"]["msg"].startswith("mk8s-armel: only ")
     assert "MB needed for the binaries and two releases" in failed[0]["hosts"]["mk8s-armel"]["msg"]
@@ -126,7 +123,6 @@ def _bundle(bundle_id, *records, **overrides):
 
 
 def install(node, bundle, **args):
-    from runner import ansible_module  # pylint: disable=import-outside-toplevel
     hosts, rc = ansible_module("multiarch.k8s.node_release",
                                dict({"bundle": bundle, "prefix": FAULT_PREFIX, "bin_dir": ""}, **args), pattern=node)
     return hosts[node], rc
@@ -137,7 +133,9 @@ def current(node):
 
 
 def releases(node):
-    return sorted(docker("exec", node, "ls", "-A", FAULT_PREFIX + "/releases", check=False).stdout.split())
+    """The entries of the releases directory ([] when there is none; any other failure fails the test)."""
+    proc = docker("exec", node, "sh", "-c", "test -d {0} || exit 0; ls -A {0}".format(FAULT_PREFIX + "/releases"))
+    return sorted(proc.stdout.split())
 
 
 @pytest.fixture
@@ -247,7 +245,6 @@ def test_interrupted_prune_is_finished_by_the_next_run(armel_with_a_good_release
 @pytest.fixture(scope="module")
 def v6_bundle(ours_ref, tmp_path_factory):
     """The test holder image's linux/arm/v6 bundle (kubectl, etcd, CNI plugins), pulled on the controller."""
-    from runner import ansible_module  # pylint: disable=import-outside-toplevel
     hosts, rc = ansible_module("multiarch.k8s.holder_pull", {
         "src": ours_ref, "platforms": ["linux/arm/v6"], "dest": str(tmp_path_factory.mktemp("v6"))})
     assert rc == 0, hosts
@@ -311,11 +308,9 @@ def mirror(ours_layout, tmp_path_factory):
            "--entrypoint", "/usr/bin/docker-registry", image, "serve", "/etc/registry.yml")
     try:
         ip = docker("inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", MIRROR).stdout.strip()
-        deadline = time.monotonic() + 60
-        while docker("exec", "mk8s-amd64", "python3", "-c", "import urllib.request as u; u.urlopen('http://%s:5000/v2/', "
-                     "timeout=5)" % ip, check=False).returncode != 0:
-            assert time.monotonic() < deadline, docker("logs", MIRROR, check=False).stderr
-            time.sleep(1)
+        wait_for(lambda: docker("exec", "mk8s-amd64", "python3", "-c", "import urllib.request as u; "
+                                "u.urlopen('http://%s:5000/v2/', timeout=5)" % ip, check=False).returncode == 0,
+                 60, "the mirror registry to answer on %s:5000" % ip)
         subprocess.run(["skopeo", "copy", "--quiet", "--all", "--dest-tls-verify=false", "oci:%s:v1.20.2" % ours_layout,
                         "docker://%s:5000/mirror/k8s-bins:v1.20.2" % ip], check=True, timeout=600)
         yield "%s:5000" % ip

@@ -31,9 +31,17 @@ def dash(arch):
 
 
 def snapshot(*roots):
-    """Every path under ``roots`` with its size and mtime: to show nothing changed."""
+    """Every path under ``roots`` (a root may be a file, or not exist yet) with its size, mtime and, for files,
+    content: to show nothing changed."""
     out = {}
     for root in roots:
+        if not os.path.isdir(root):
+            if os.path.lexists(root):
+                with open(root, "rb") as f:
+                    out[root] = (os.lstat(root).st_size, os.lstat(root).st_mtime_ns, f.read())
+            else:
+                out[root] = "absent"
+            continue
         for d, dirs, files in os.walk(root):
             for name in dirs + files:
                 p = os.path.join(d, name)

@@ -1,0 +1,193 @@
+# -*- coding: utf-8 -*-
+# Copyright: multiarch.k8s contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What the cluster tests share: the fleet's nodes, kubectl on the control plane, inventories, the state of a
+node (release, Node object, files written) and of the host, the test workload. Fixtures live in
+tests/integration/conftest.py; this module only answers questions and builds documents."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import debs
+from runner import ansible_module, docker, run_playbook, wait_for
+
+CACHE = os.environ.get("MULTIARCH_CACHE", "/var/cache/multiarch-k8s")
+HERE = os.path.dirname(os.path.abspath(__file__))
+FLEET = os.path.join(os.path.dirname(HERE), "fleet", "fleet.py")
+STANDIN_DIR = os.path.join(os.path.dirname(HERE), "fixtures", "standin")
+HOLDER = "docker://127.0.0.1:5000/multiarch-k8s-tests/cluster:v1.20.2"
+PATCHED = "docker://127.0.0.1:5000/multiarch-k8s-tests/cluster:v1.20.2-debian"
+CP = "mk8s-amd64"
+NODES = {"mk8s-amd64": ("linux/amd64", "amd64", "x86_64"), "mk8s-arm64": ("linux/arm64", "arm64", "aarch64"),
+         "mk8s-armhf": ("linux/arm/v7", "armhf", "armv7l"), "mk8s-armel": ("linux/arm/v6", "armel", "armv6l")}
+WORKERS = ["mk8s-arm64", "mk8s-armhf", "mk8s-armel"]
+NODE_COMPONENTS = ["kubelet", "kube-proxy", "pause", "bridge", "host-local", "loopback", "portmap"]
+CP_COMPONENTS = ["kubeadm", "kubectl", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd"]
+KUBECTL = ["docker", "exec", CP, "kubectl", "--kubeconfig", "/etc/kubernetes/admin.conf"]
+KUBECTL_IN = KUBECTL[:2] + ["-i"] + KUBECTL[2:]
+PREFIX = "/opt/multiarch-k8s"
+WATCHED = "/etc /opt /usr/local /var/lib/etcd"  # where site.yml writes on a node
+MARKER = "/tmp/mk8s-marker"
+
+
+def kubectl(*args, stdin=None, check=True, timeout=120):
+    cmd = (KUBECTL_IN if stdin is not None else KUBECTL) + list(args)
+    return subprocess.run(cmd, input=stdin, capture_output=True, text=True, check=check, timeout=timeout).stdout
+
+
+def kubectl_json(*args):
+    return json.loads(kubectl(*(list(args) + ["-o", "json"])))
+
+
+def inventory(path, hosts, control_plane=(CP,), host_vars=None):
+    """The fleet group (the hosts site.yml converges) and the control_plane group, which may name others."""
+    host_vars = host_vars or {}
+    conn = {"ansible_connection": "community.docker.docker", "ansible_python_interpreter": "/usr/bin/python3",
+            # fleet nodes run without CAP_SYS_RESOURCE (see tests/fleet/fleet.py)
+            "container_runtime_restrict_oom_score_adj": True,
+            "container_runtime_privileged_without_host_devices": True}
+    doc = {"all": {"children": {
+        "fleet": {"hosts": dict((h, host_vars.get(h, {})) for h in hosts), "vars": conn},
+        "control_plane": {"hosts": dict((h, dict(conn, **host_vars.get(h, {}))) for h in control_plane)}}}}
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def host_state():
+    """The host's kernel settings a kubelet or kube-proxy would change, and its firewall."""
+    sysctls = subprocess.run(["sysctl", "vm.overcommit_memory", "kernel.panic", "kernel.panic_on_oops",
+                              "net.ipv4.ip_forward"], capture_output=True, text=True, check=True).stdout
+    rules = "".join(subprocess.run(["iptables", "-t", t, "-S"], capture_output=True, text=True, check=True).stdout
+                    for t in ("filter", "nat", "mangle"))
+    return sysctls, rules
+
+
+def touch_markers(nodes=None, marker=MARKER):
+    """A marker file on each node; node_changes_since(node) lists what was written after it. File times have
+    one-second steps on some filesystems: the call returns 1.1 s after the touch, so that anything written
+    later is newer than the marker."""
+    for node in nodes or NODES:
+        docker("exec", node, "touch", marker)
+    time.sleep(1.1)
+
+
+def node_changes_since(node, marker=MARKER, skip=("/var/lib/etcd/",)):
+    """Files site.yml could write that are newer than ``marker`` on ``node``; etcd's own data (it changes all the
+    time in a running cluster) is left out unless ``skip`` says otherwise. Fails if the node or its marker is gone
+    (an empty answer must mean that nothing was written)."""
+    proc = docker("exec", node, "sh", "-c", "test -e %s || exit 3; find %s -xdev -newer %s 2>/dev/null; exit 0"
+                  % (marker, WATCHED, marker), check=False)
+    assert proc.returncode == 0, "%s: cannot list what changed since %s (rc %d): %s" % (node, marker, proc.returncode, proc.stderr)
+    return sorted(f for f in proc.stdout.split() if f != "/etc/ld.so.cache" and not f.startswith(tuple(skip)))
+
+
+def kubelet_pid(node):
+    return docker("exec", node, "systemctl", "show", "-p", "MainPID", "--value", "kubelet").stdout.strip()
+
+
+def current(node):
+    return docker("exec", node, "readlink", PREFIX + "/current").stdout.strip().rsplit("/", 1)[-1]
+
+
+def releases_on(node):
+    return sorted(docker("exec", node, "ls", PREFIX + "/releases").stdout.split())
+
+
+def node_state(node):
+    doc = kubectl_json("get", "node", node)
+    ready = [c["status"] for c in doc["status"]["conditions"] if c["type"] == "Ready"] == ["True"]
+    return {"ready": ready, "schedulable": not doc["spec"].get("unschedulable", False),
+            "cordoned_by": doc["metadata"].get("annotations", {}).get("multiarch.k8s/cordoned-by"),
+            "kubelet": doc["status"]["nodeInfo"]["kubeletVersion"]}
+
+
+def healthy(node):
+    return node_state(node) == {"ready": True, "schedulable": True, "cordoned_by": None, "kubelet": "v1.20.2"}
+
+
+def wait_healthy(node, seconds=180):
+    return wait_for(lambda: healthy(node), seconds, "%s Ready, schedulable, uncordoned, kubelet v1.20.2" % node)
+
+
+def upgrade(inv, base_extra, src, check=False, limit=None, env=None, **extra):
+    """upgrade.yml to the holder ``src`` over the fleet of inventory ``inv``."""
+    return run_playbook("multiarch.k8s.upgrade", dict(base_extra, multiarch_k8s_upgrade_src=src, multiarch_k8s_hosts="fleet",
+                                                      **extra), inventory=inv, check=check, limit=limit, env=env)
+
+
+def workload(node):
+    """Debian's static busybox of the node's architecture, packed into an image on the node by node_image."""
+    busybox = debs.fetch([NODES[node][1]])[NODES[node][1]]["busybox"]
+    docker("exec", node, "mkdir", "-p", "/opt/mk8s-tests")
+    docker("cp", busybox, "%s:/opt/mk8s-tests/busybox" % node)
+    args = {"name": "localhost/multiarch-k8s-tests/uname-http:1", "platform": NODES[node][0],
+            "files": [{"src": "/opt/mk8s-tests/busybox", "dest": "/bin/busybox"}], "entrypoint": ["/bin/busybox"]}
+    hosts, rc = ansible_module("multiarch.k8s.node_image", args, pattern=node, timeout=300)
+    assert rc == 0, hosts
+
+
+def pod(node, name=None):
+    """A pod serving ``uname -m`` on port 8080 on ``node``. On the emulated nodes the pod is privileged: the kubelet
+    asks for the runtime/default seccomp profile for every pod sandbox, containerd under QEMU user emulation cannot
+    use seccomp (QEMU refuses prctl(PR_SET_SECCOMP)), and a privileged sandbox is the one case where containerd
+    skips it. On the arm/v6 node the pod gets QEMU_CPU=arm1176: the emulated Pi Zero's CPU model has to reach
+    every process QEMU runs, and runc passes only the pod's environment. A real Pi needs none of this."""
+    platform = NODES[node][0]
+    env = [{"name": "QEMU_CPU", "value": "arm1176"}] if node == "mk8s-armel" else []
+    emulated = NODES[node][1] != "amd64"
+    script = ("/bin/busybox mkdir -p /www && /bin/busybox uname -m > /www/index.html && "
+              "exec /bin/busybox httpd -f -p 8080 -h /www")
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name or "uname-" + node, "namespace": "default"},
+            "spec": {"nodeSelector": {"multiarch.k8s/platform": platform.replace("/", "-")},
+                     "containers": [{"name": "http", "image": "localhost/multiarch-k8s-tests/uname-http:1",
+                                     "imagePullPolicy": "Never", "env": env,
+                                     "securityContext": {"privileged": emulated},
+                                     "command": ["/bin/busybox", "sh", "-c", script]}]}}
+
+
+# --- the formed cluster, shared by the modules of one run (each in a pytest process of its own) -------------
+OUT = os.path.join(os.path.dirname(os.path.dirname(HERE)), "tests", "output")
+STATE = os.path.join(OUT, "cluster-state.json")
+
+
+def fleet_ids():
+    return dict((n, docker("inspect", "-f", "{{.Id}}", n, check=False).stdout.strip()) for n in NODES)
+
+
+def forget_formed():
+    if os.path.exists(STATE):
+        os.unlink(STATE)
+
+
+def mark_formed(holder):
+    """Record that site.yml formed the four-node cluster from ``holder`` on these very node containers."""
+    os.makedirs(OUT, exist_ok=True)
+    with open(STATE, "w", encoding="utf-8") as f:
+        json.dump({"holder": holder, "nodes": fleet_ids()}, f)
+
+
+def is_formed(holder):
+    """True when the cluster recorded by mark_formed is still there: the same containers (no reset since), the
+    same holder, and every node healthy in the API server."""
+    try:
+        with open(STATE, encoding="utf-8") as f:
+            state = json.load(f)
+    except (OSError, ValueError):
+        return False
+    if state != {"holder": holder, "nodes": fleet_ids()}:
+        return False
+    try:
+        return all(healthy(n) for n in NODES)
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired, KeyError, ValueError):
+        return False
+
+
+def reset_fleet():
+    """The four nodes made again from their images: a fresh fleet, no cluster."""
+    forget_formed()
+    subprocess.run([sys.executable, FLEET, "reset"], check=True, timeout=900)

@@ -1,0 +1,68 @@
+# -*- coding: utf-8 -*-
+# Copyright: multiarch.k8s contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""site.yml refuses bad input before any host changes: conflicting control planes, a pod CIDR too small for
+the fleet or overlapping the Service CIDR, an unreachable control plane, a node whose memory cgroup is off.
+
+Runs on the fleet in whatever state it is (fresh, or running a cluster): each case marks every node, runs
+site.yml over the four nodes, and finds no file written after the mark where site.yml writes.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from cluster import CP, NODES, inventory, node_changes_since, touch_markers
+from runner import docker, run_playbook
+
+
+@pytest.fixture(scope="module")
+def refused(base_extra, tmp_path_factory):
+    """site.yml over the four nodes with the given input; asserts it failed and that no node changed; returns
+    its failure messages as one string."""
+    def run(extra=None, host_vars=None, control_plane=(CP,)):
+        inv = inventory(tmp_path_factory.mktemp("refused") / "hosts.json", list(NODES), control_plane=control_plane,
+                        host_vars=host_vars)
+        touch_markers()
+        res = run_playbook("multiarch.k8s.site", dict(base_extra, **(extra or {}), multiarch_k8s_hosts="fleet"),
+                           inventory=inv)
+        assert res.rc != 0, "site.yml accepted %s" % (extra or host_vars or control_plane,)
+        for node in NODES:
+            assert node_changes_since(node) == [], node
+        return res.message()
+    return run
+
+
+def test_two_control_planes_of_different_versions_are_refused(refused):
+    msg = refused(control_plane=(CP, "mk8s-arm64"), host_vars={"mk8s-arm64": {"control_plane_kubernetes_version": "v1.21.0"}})
+    assert "disagree on the Kubernetes version" in msg
+    assert "mk8s-amd64 has v1.20.2" in msg and "mk8s-arm64 has v1.21.0" in msg
+
+
+def test_pod_cidr_too_small_for_the_fleet_is_refused(refused):
+    msg = refused(extra={"multiarch_k8s_cluster_cidr": "10.244.0.0/23"})
+    assert "10.244.0.0/23" in msg and "the fleet has 4 hosts" in msg, msg
+
+
+def test_pod_cidr_overlapping_the_service_cidr_is_refused(refused):
+    msg = refused(extra={"multiarch_k8s_cluster_cidr": "10.96.0.0/16"})
+    assert "overlap" in msg and "10.96.0.0/12" in msg
+
+
+def test_unreachable_control_plane_is_refused(refused):
+    msg = refused(control_plane=("mk8s-gone",))
+    assert "mk8s-gone cannot be reached" in msg
+
+
+def test_memory_cgroup_off_is_refused(refused):
+    """The armel node's kernel is made to say what a Pi without cgroup_enable=memory says: /proc/cgroups
+    with the memory controller's enabled column 0 (a file bind-mounted in the node's own mount namespace)."""
+    node = "mk8s-armel"
+    docker("exec", node, "sh", "-c", "awk '$1 == \"memory\" {$4 = 0} {print}' OFS='\\t' /proc/cgroups "
+           "> /run/mk8s-cgroups && mount --bind /run/mk8s-cgroups /proc/cgroups")
+    try:
+        msg = refused()
+    finally:
+        docker("exec", node, "umount", "/proc/cgroups", check=False)
+    assert "mk8s-armel: the memory cgroup controller is disabled" in msg
+    assert "Nothing was changed on any host" in msg

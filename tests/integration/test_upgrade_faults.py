@@ -1,0 +1,232 @@
+# -*- coding: utf-8 -*-
+# Copyright: multiarch.k8s contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""upgrade.yml when things go wrong: a kubelet that fails its health gate, a drain blocked by a disruption budget,
+a smoke test failing while staging, a node without room, a node that stops answering mid-rollout (and comes back,
+or stays away). Each test ends with every node on a working release, Ready and schedulable, and the rollout
+stopped.
+
+Stand-ins (tests/fixtures/standin, built by the same path, named stand-ins): a kubelet "v1.20.3" that never
+registers with the API server, and "v1.20.3-broken" that exits 1 on every run. The frozen-node tests roll between
+the upstream and the Debian-patched 1.20.2 builds (both real). Starts from idle_cluster.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import threading
+import time
+
+import cluster as C
+from runner import docker, wait_for
+
+
+def test_kubelet_failing_its_health_gate_is_rolled_back_and_the_rollout_stops(idle_cluster, base_extra, standin):
+    src = standin("v1.20.3")
+    before = dict((n, C.current(n)) for n in C.WORKERS)
+    res = C.upgrade(idle_cluster["inv4"], base_extra, src, limit=",".join(C.WORKERS), multiarch_k8s_ready_timeout=45)
+    assert res.rc != 0
+    msg = res.message()
+    print(msg)
+    # the first batch's node tried, failed the gate, went back and is serving; the later batches were not touched
+    assert "mk8s-arm64 failed at 'Health gate in the cluster (Node Ready with the new kubelet)'" in msg
+    assert "It is back on %s, healthy and Ready" % before["mk8s-arm64"] in msg
+    assert "The rollout stopped." in msg
+    assert "Not touched (still on their release, the new one staged): mk8s-armhf, mk8s-armel." in msg
+    assert res.stats["mk8s-arm64"]["rescued"] == 2  # the role's rollback, then upgrade.yml noting the stop
+    for node in C.WORKERS:
+        assert C.current(node) == before[node], node
+        C.wait_healthy(node)
+    # the stand-in was staged on every node before any switch; the untouched ones still hold it, unused
+    assert any(r.startswith("v1.20.3-linux-arm-v7-") for r in C.releases_on("mk8s-armhf"))
+
+
+def test_drain_blocked_by_a_disruption_budget_uncordons_and_stops(idle_cluster, base_extra, standin):
+    node = "mk8s-armhf"
+    C.workload(node)
+    manifest = json.dumps({"apiVersion": "v1", "kind": "List", "items": [
+        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "pinned", "namespace": "default"},
+         "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "pinned"}}, "template": {
+             "metadata": {"labels": {"app": "pinned"}},
+             "spec": {"nodeSelector": {"kubernetes.io/hostname": node}, "containers": C.pod(node)["spec"]["containers"]}}}},
+        {"apiVersion": "policy/v1beta1", "kind": "PodDisruptionBudget", "metadata": {"name": "pinned", "namespace": "default"},
+         "spec": {"minAvailable": 1, "selector": {"matchLabels": {"app": "pinned"}}}}]})
+    C.kubectl("apply", "-f", "-", stdin=manifest)
+    try:
+        C.kubectl("rollout", "status", "deployment/pinned", "--timeout=180s", timeout=240)
+        before = C.current(node)
+        src = standin("v1.20.3")
+        res = C.upgrade(idle_cluster["inv4"], base_extra, src, limit=node, multiarch_k8s_drain_timeout=20)
+        assert res.rc != 0
+        msg = res.message()
+        print(msg)
+        assert "%s failed at 'Cordon and drain the node (evictions honour PodDisruptionBudgets)'" % node in msg
+        assert "disruption budget" in msg and "Nothing had been switched" in msg
+        assert C.current(node) == before and C.healthy(node), C.node_state(node)
+        assert C.kubectl("get", "pods", "-l", "app=pinned", "-o", "jsonpath={.items[*].status.phase}") == "Running"
+    finally:
+        C.kubectl("delete", "-f", "-", stdin=manifest, check=False)
+        # the pod goes in the background: wait until it is gone, or the next drain of this node waits for it
+        wait_for(lambda: not C.kubectl("get", "pods", "-l", "app=pinned", "-o", "name", check=False).strip(), 240,
+                 "the pinned pod to be deleted")
+
+
+def test_a_smoke_test_failing_while_staging_switches_nothing_anywhere(idle_cluster, base_extra, standin):
+    """A stand-in kubelet built broken (every run exits 1, as a binary that cannot run on its node would) for
+    every platform: staging smoke-tests it on each node while the node still serves, fails, removes the
+    half-made release, and the upgrade stops before any node is drained or switched."""
+    src = standin("v1.20.3-broken")
+    before = dict((n, (C.current(n), C.releases_on(n))) for n in C.NODES)
+    res = C.upgrade(idle_cluster["inv4"], base_extra, src)
+    assert res.rc != 0
+    msg = res.message()
+    print(msg)
+    assert "smoke test failed, nothing switched: kubelet --version exited 1" in msg and "was built broken" in msg
+    assert not [t for t in res.tasks() if t["task"]["name"].startswith("Cordon and drain")]
+    for node in C.NODES:
+        assert (C.current(node), C.releases_on(node)) == before[node], node
+        assert C.healthy(node), (node, C.node_state(node))
+
+
+def test_a_node_without_room_for_the_new_release_stops_the_upgrade_before_any_switch(idle_cluster, base_extra, standin):
+    """mk8s-armel's releases directory is moved onto a tmpfs of its own, holding what it held and 2 MB more (a
+    nearly full SD card; a stand-in staged there before is removed first). node_release's space check, made where
+    the files go (the releases directory), refuses the new kubelet before anything is sent, and the upgrade stops
+    with every node on its release."""
+    node = "mk8s-armel"
+    src = standin("v1.20.3")
+    before = dict((n, C.current(n)) for n in C.NODES)
+    rel = C.PREFIX + "/releases"
+    docker("exec", node, "sh", "-c", "rm -rf %s/v1.20.3-linux-*" % rel)  # the node must need the space
+    held = C.releases_on(node)
+    used_kb = int(docker("exec", node, "du", "-sk", rel).stdout.split()[0])
+    docker("exec", node, "sh", "-c", "set -e; rm -rf /tmp/mk8s-releases; cp -a %s /tmp/mk8s-releases; "
+           "mount -t tmpfs -o size=%dk tmpfs %s; cp -a /tmp/mk8s-releases/. %s/" % (rel, used_kb + 2048, rel, rel))
+    try:
+        assert C.releases_on(node) == held
+        res = C.upgrade(idle_cluster["inv4"], base_extra, src)
+        assert res.rc != 0
+        msg = res.message()
+        print(msg)
+        assert "%s / Stage the target release" % node in msg
+        assert "not enough space at %s/releases: " % C.PREFIX in msg and msg.count("nothing was sent") == 1
+        assert C.releases_on(node) == held
+        for other in C.NODES:
+            assert C.current(other) == before[other], other
+            assert C.healthy(other), (other, C.node_state(other))
+    finally:
+        docker("exec", node, "sh", "-c", "umount -l %s; rm -rf /tmp/mk8s-releases" % rel, check=False)
+    assert C.releases_on(node) == held and C.healthy(node)
+
+
+class Freezer(threading.Thread):
+    """Freezes ``node`` (docker pause) once ``first`` is cordoned (the batch before it has begun, so that the first
+    step of the node's own is the one that gets no answer) and, with ``thaw_after``, unfreezes it that many seconds
+    after the node itself was cordoned. Bounded in time; stop() unfreezes it in any case."""
+
+    def __init__(self, node, first, thaw_after=None):
+        super().__init__(daemon=True)
+        self.node, self.first, self.thaw_after, self.events, self.done = node, first, thaw_after, {}, threading.Event()
+
+    @staticmethod
+    def cordoned(node):
+        try:
+            return bool(C.node_state(node)["cordoned_by"])
+        except subprocess.CalledProcessError:  # the API server busy for a moment: ask again
+            return False
+
+    def run(self):
+        deadline = time.monotonic() + 1500
+        while not self.done.is_set() and time.monotonic() < deadline:
+            if "paused" not in self.events:
+                if self.cordoned(self.first):
+                    docker("pause", self.node)
+                    self.events["paused"] = time.monotonic()
+            elif "cordoned" not in self.events:
+                if self.cordoned(self.node):
+                    self.events["cordoned"] = time.monotonic()
+            elif self.thaw_after is not None and time.monotonic() - self.events["cordoned"] > self.thaw_after:
+                self.stop()
+                return
+            self.done.wait(1)
+
+    def stop(self):
+        if "paused" in self.events and "unpaused" not in self.events:
+            docker("unpause", self.node, check=False)
+            self.events["unpaused"] = time.monotonic()
+        self.done.set()
+
+
+def frozen_rollout(idle_cluster, base_extra, patched, freezer, **extra):
+    """upgrade.yml over the three workers (batches arm64, armhf, armel) with pipelining off: the docker connection
+    then reports a frozen node as unreachable, as SSH does a Pi that stopped answering."""
+    on_patched = C.current(freezer.node).startswith("v1.20.2-debian-")
+    if C.current(freezer.first).startswith("v1.20.2-debian-") != on_patched:  # both on the same build first
+        res = C.upgrade(idle_cluster["inv4"], base_extra, patched if on_patched else base_extra["multiarch_k8s_holder_src"],
+                        limit=freezer.first)
+        assert res.ok, res.failures()
+    before = dict((n, C.current(n)) for n in C.WORKERS)
+    # a real change for both: to the upstream build if they run the Debian-patched one, else to that one
+    target = base_extra["multiarch_k8s_holder_src"] if on_patched else patched
+    freezer.start()
+    try:
+        res = C.upgrade(idle_cluster["inv4"], base_extra, target, limit=",".join(C.WORKERS), env={"ANSIBLE_PIPELINING": "0"},
+                        **extra)
+    finally:
+        if freezer.thaw_after is not None:
+            freezer.stop()
+        freezer.done.set()
+        freezer.join(timeout=60)
+    return before, target, res
+
+
+def test_a_node_that_stays_away_is_left_cordoned_and_a_rerun_finishes_it(idle_cluster, base_extra, patched):
+    """mk8s-armhf stops answering (frozen) just as its turn comes and stays away past
+    multiarch_k8s_unreachable_timeout (20 s). Ansible's rescue does not see unreachable hosts; the role turns it
+    into a failure, waits for the node, and, its release unknown, leaves it cordoned with the annotation and says
+    so; the rollout stops before mk8s-armel. Unfrozen afterwards, a rerun of upgrade.yml for it finishes it: on
+    the new release, Ready and schedulable."""
+    node, first = "mk8s-armhf", "mk8s-arm64"
+    freezer = Freezer(node, first)
+    try:
+        before, target, res = frozen_rollout(idle_cluster, base_extra, patched, freezer, multiarch_k8s_unreachable_timeout=20)
+        msg = res.message()
+        print(msg)
+        assert res.rc != 0 and "cordoned" in freezer.events, freezer.events
+        assert "%s failed at 'Switch current to the release': the node stopped answering" % node in msg
+        assert "It did not answer again within 20 s and is left cordoned (annotation multiarch.k8s/cordoned-by)" in msg
+        assert "Not touched (still on their release, the new one staged): mk8s-armel." in msg
+        left = C.node_state(node)
+        assert left["cordoned_by"] == "multiarch.k8s" and not left["schedulable"], left
+    finally:
+        freezer.stop()
+    assert C.current(node) == before[node]
+    again = C.upgrade(idle_cluster["inv4"], base_extra, target, limit=node)
+    assert again.ok, again.failures()
+    assert C.current(node) != before[node]
+    C.wait_healthy(node)
+
+
+def test_a_node_that_stops_answering_mid_rollout_is_rolled_back_once_it_answers(idle_cluster, base_extra, patched):
+    """As above, but mk8s-armhf answers again 20 s after it was cordoned: the rescue, waiting for it, puts it back
+    on its release and uncordons it, and the rollout stops before mk8s-armel."""
+    node, first = "mk8s-armhf", "mk8s-arm64"
+    freezer = Freezer(node, first, thaw_after=20)
+    before, _target, res = frozen_rollout(idle_cluster, base_extra, patched, freezer, multiarch_k8s_unreachable_timeout=300)
+    assert "cordoned" in freezer.events and "unpaused" in freezer.events, freezer.events
+    msg = res.message()
+    print(msg)
+    assert res.rc != 0
+    assert "%s failed at 'Switch current to the release': the node stopped answering" % node in msg
+    assert "It answered again after " in msg and "Nothing had been switched; it is healthy and Ready." in msg
+    assert "The rollout stopped." in msg and "Not touched (still on their release, the new one staged): mk8s-armel." in msg
+    assert C.current(first) != before[first]  # the batch before it finished
+    for other in (node, "mk8s-armel"):
+        assert C.current(other) == before[other], other
+    for other in C.WORKERS:
+        C.wait_healthy(other)
+
+
+def test_the_host_is_unchanged(idle_cluster):
+    assert C.host_state() == idle_cluster["host_before"]
