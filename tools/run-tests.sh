@@ -63,7 +63,7 @@ ecosystem() { "$REPO/tools/ecosystem.sh"; }
 fleet_images() { python "$REPO/tests/fleet/fleet.py" images; }
 k8s_builds() { (cd "$REPO" && PYTHONPATH="$REPO/tests/helpers:$REPO/tests/fleet" python "$REPO/tests/helpers/builds.py" all); }
 fleet_up() { fleet_started=1; python "$REPO/tests/fleet/fleet.py" up; }
-module() { PYTHONPATH="$COLLECTIONS" pytest_run "$1" "$REPO" "tests/integration/$1.py"; }
+module() { PYTHONPATH="$COLLECTIONS" pytest_run "$1" "$REPO" --durations=10 "tests/integration/$1.py"; }
 
 setup_check() { "$REPO/tools/setup-host.sh" --packages-only && "$REPO/tools/setup-python.sh"; }
 setup_all() { "$REPO/tools/setup-host.sh" && "$REPO/tools/setup-python.sh"; }
