@@ -318,15 +318,26 @@ class SourceCache(object):
         return gocode
 
 
+# The Go toolchain of GOPATH-mode builds: Debian's (golang-go), the one the Debian source packages are built with
+# and the one the qemu strategy runs for the target, so that both strategies give the same bytes. A newer Go
+# first on PATH (a machine may have one for module builds) would change every binary; it is used only where
+# Debian's is not installed.
+DEBIAN_GO = "/usr/lib/go/bin/go"
+
+
+def default_go():
+    return DEBIAN_GO if os.access(DEBIAN_GO, os.X_OK) else "go"
+
+
 class Builder(object):
     """Builds components of one source for platforms; caches outputs by all their inputs."""
 
-    def __init__(self, root, source, go="go", log=None, timeout=3600, strategy="cross", sources=None):
+    def __init__(self, root, source, go=None, log=None, timeout=3600, strategy="cross", sources=None):
         if strategy not in ("cross", "qemu"):
             raise BuildError("strategy must be cross or qemu, not %r" % (strategy,))
         self.root = root
         self.source = source
-        self.go = go
+        self.go = go or default_go()
         self.strategy = strategy
         self.sources = sources
         self.log = log or (lambda msg: None)
@@ -352,6 +363,7 @@ class Builder(object):
                    GOCACHE=self.gocache, GOOS="linux",
                    PWD=os.path.join(self.gopath, "src", self.source.module))
         env.pop("GOARM", None)
+        env.pop("GOROOT", None)  # the toolchain's own (the qemu strategy sets the target's)
         env.pop("GOARCH", None)
         if platform is not None:
             env["GOARCH"] = platform.goarch

@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+import time
 
 from cluster import CACHE, CP_COMPONENTS, HOLDER, NODE_COMPONENTS, PATCHED, STANDIN_DIR
 from runner import run_playbook
@@ -58,7 +59,9 @@ def main(argv):
         sys.exit("usage: builds.py all")
     for name, call in [("cluster", cluster), ("patched", patched)] + [
             ("stand-in " + v, (lambda v=v: standin(v))) for v in STANDINS]:
-        print("%s: %s" % (name, call()), flush=True)
+        started = time.monotonic()
+        ref = call()
+        print("%-22s %s (%.0f s)" % (name + ":", ref, time.monotonic() - started), flush=True)
 
 
 if __name__ == "__main__":

@@ -123,3 +123,18 @@ def test_platform_components_are_checked_before_any_build(tmp_path, extra, messa
     with pytest.raises(B.BuildError, match=message):
         HB.run(str(tmp_path / "no-source-needed"), ["linux/amd64", "linux/arm/v6"], "oci:%s:v1" % (tmp_path / "o"),
                components=["kubelet"], platform_components=extra, build_dir=str(tmp_path / "b"))
+
+
+def test_gopath_builds_use_debians_go_when_installed(tmp_path, monkeypatch):
+    """A newer Go first on PATH must not change the binaries of the Debian sources: Debian's toolchain is
+    taken when it is there, the one on PATH only when it is not, and a caller's choice always."""
+    tree = _tree(str(tmp_path / "kubernetes-1.20.2"), kube=True)
+    src = B.SourceCache(str(tmp_path / "cache")).prepare(tree)
+    debian_go = tmp_path / "debian-go"
+    debian_go.write_text("#!/bin/sh\n")
+    debian_go.chmod(0o755)
+    monkeypatch.setattr(B, "DEBIAN_GO", str(debian_go))
+    assert B.Builder(str(tmp_path / "b"), src).go == str(debian_go)
+    assert B.Builder(str(tmp_path / "b"), src, go="/opt/go/bin/go").go == "/opt/go/bin/go"
+    monkeypatch.setattr(B, "DEBIAN_GO", str(tmp_path / "absent"))
+    assert B.Builder(str(tmp_path / "b"), src).go == "go"
