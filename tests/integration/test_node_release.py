@@ -161,7 +161,9 @@ def test_armv7_binary_fails_its_smoke_test_and_is_never_switched_to(armel_with_a
 
 def test_file_whose_sha256_does_not_match(armel_with_a_good_release, tmp_path):
     v6 = _record("loopback", "linux/arm/v6")
-    liar = _bundle("liar", _record("pause", "linux/arm/v7"), pause={"sha256": v6["sha256"][:-1] + "0"})
+    # a digest no file has: the last hex digit changed (whatever it was; the node holds a file with v6's digest)
+    wrong = v6["sha256"][:-1] + ("1" if v6["sha256"][-1] == "0" else "0")
+    liar = _bundle("liar", _record("pause", "linux/arm/v7"), pause={"sha256": wrong})
     res, rc = install("mk8s-armel", liar)
     assert rc != 0
     assert "pause arrived with sha256 " in res["msg"] and ": not installed" in res["msg"]
