@@ -37,8 +37,12 @@ class PlaybookResult:
         return [t for p in self.doc["plays"] for t in p["tasks"]]
 
     def failures(self):
-        """``host / task: message`` for every failed or unreachable host result."""
-        return ["%s / %s: %s" % (h, t["task"]["name"], r.get("msg") or r.get("stderr"))
+        """``host / task: message`` for every failed or unreachable host result (with a loop's failed items)."""
+        def why(r):
+            text = r.get("msg") or r.get("stderr")
+            items = [i.get("stderr") or i.get("msg") for i in r.get("results") or [] if isinstance(i, dict) and i.get("failed")]
+            return "%s%s" % (text, (" [" + "; ".join(str(i)[-600:] for i in items) + "]") if items else "")
+        return ["%s / %s: %s" % (h, t["task"]["name"], why(r))
                 for t in self.tasks() for h, r in t["hosts"].items() if r.get("failed") or r.get("unreachable")]
 
     def message(self):
