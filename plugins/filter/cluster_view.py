@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: multiarch.k8s contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The multiarch.k8s.cni_assignment and multiarch.k8s.k8s_nodes filters (docs in their .yml files).
+"""The multiarch.k8s.cni_assignment, k8s_nodes, pod_routes and host_address filters (docs in their .yml files).
 
 What the pod network plan starts from: a node's own CNI configuration, and the cluster's Node objects
 (annotated with their pod CIDRs), so the plan stays stable across reruns, ``--limit`` runs and controllers.
@@ -84,8 +84,39 @@ def pod_routes(plan, host, addresses, addresses_v6=None):
     return routes
 
 
+def _usable(address, excluded):
+    try:
+        ip = ipaddress.ip_address(str(address))
+    except ValueError:
+        return False
+    return ip.version == 4 and not ip.is_loopback and not ip.is_link_local and not any(ip in net for net in excluded)
+
+
+def host_address(facts, exclude=None):
+    """The IPv4 address a host is known by: its default route's, else the first by interface name, else the first
+    of all_ipv4_addresses; never one inside ``exclude`` (the pod network's bridge gets one once pods run, and
+    all_ipv4_addresses lists interfaces in no fixed order)."""
+    if not isinstance(facts, dict):
+        raise AnsibleFilterError("host_address expects the host's ansible_facts (a mapping); got %s" % type(facts).__name__)
+    try:
+        excluded = [ipaddress.ip_network(str(cidr)) for cidr in exclude or [] if cidr]
+    except ValueError as exc:
+        raise AnsibleFilterError("host_address: exclude must be a list of CIDRs; %s" % exc) from None
+    candidates = [(facts.get("default_ipv4") or {}).get("address")]
+    for name in sorted(facts.get("interfaces") or []):
+        candidates.append(((facts.get(name.replace("-", "_")) or {}).get("ipv4") or {}).get("address"))
+    candidates += list(facts.get("all_ipv4_addresses") or [])
+    for address in candidates:
+        if address and _usable(address, excluded):
+            return str(address)
+    raise AnsibleFilterError("no IPv4 address outside %s among the host's facts (%s); set the address variable of the role"
+                             % (", ".join(str(n) for n in excluded) or "loopback",
+                                ", ".join(str(a) for a in facts.get("all_ipv4_addresses") or []) or "none gathered"))
+
+
 class FilterModule:
     """multiarch.k8s cluster view filters."""
 
     def filters(self):
-        return {"cni_assignment": cni_assignment, "k8s_nodes": k8s_nodes, "pod_routes": pod_routes}
+        return {"cni_assignment": cni_assignment, "k8s_nodes": k8s_nodes, "pod_routes": pod_routes,
+                "host_address": host_address}

@@ -164,27 +164,31 @@ def forget_formed():
         os.unlink(STATE)
 
 
-def mark_formed(holder):
-    """Record that site.yml formed the four-node cluster from ``holder`` on these very node containers."""
+def mark_formed(holder, result, report_file):
+    """Record that site.yml (``result``, with the fleet report it wrote to ``report_file``) formed the four-node
+    cluster from ``holder`` on these very node containers."""
     os.makedirs(OUT, exist_ok=True)
+    with open(report_file, encoding="utf-8") as f:
+        report = json.load(f)
     with open(STATE, "w", encoding="utf-8") as f:
-        json.dump({"holder": holder, "nodes": fleet_ids()}, f)
+        json.dump({"holder": holder, "nodes": fleet_ids(), "report": report,
+                   "table": result.results("Show the fleet report")[0]["msg"]}, f)
 
 
-def is_formed(holder):
-    """True when the cluster recorded by mark_formed is still there: the same containers (no reset since), the
-    same holder, and every node healthy in the API server."""
+def formed(holder):
+    """The record of mark_formed while that cluster is still there (the same containers, so no reset since; the
+    same holder; every node healthy in the API server), else None."""
     try:
         with open(STATE, encoding="utf-8") as f:
             state = json.load(f)
     except (OSError, ValueError):
-        return False
-    if state != {"holder": holder, "nodes": fleet_ids()}:
-        return False
+        return None
+    if state.get("holder") != holder or state.get("nodes") != fleet_ids():
+        return None
     try:
-        return all(healthy(n) for n in NODES)
+        return state if all(healthy(n) for n in NODES) else None
     except (subprocess.CalledProcessError, subprocess.TimeoutExpired, KeyError, ValueError):
-        return False
+        return None
 
 
 def reset_fleet():

@@ -108,15 +108,17 @@ def inv4(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def formed_cluster(host_before, base_extra, inv4, holder):
-    """The four-node cluster formed by site.yml from ``holder``. Reused when the fleet still runs the one an
-    earlier module (or process) of this run formed on the same containers, every node healthy; otherwise the
-    fleet is made fresh and site.yml forms it."""
-    if not cluster.is_formed(holder):
+    """The four-node cluster formed by site.yml from ``holder``, with the fleet report of the run that formed it.
+    Reused when the fleet still runs the one an earlier module (or process) of this run formed on the same
+    containers, every node healthy; otherwise the fleet is made fresh and site.yml forms it."""
+    state = cluster.formed(holder)
+    if state is None:
         cluster.reset_fleet()
         res = run_playbook("multiarch.k8s.site", base_extra, inventory=inv4)
         assert res.ok, res.failures()
-        cluster.mark_formed(holder)
-    return {"inv4": inv4, "host_before": host_before}
+        cluster.mark_formed(holder, res, base_extra["multiarch_k8s_report_file"])
+        state = cluster.formed(holder)
+    return {"inv4": inv4, "host_before": host_before, "report": state["report"], "table": state["table"]}
 
 
 @pytest.fixture(scope="module")

@@ -51,7 +51,7 @@ def scenario(host_before, base_extra, holder, tmp_path_factory):
     full = run_playbook("multiarch.k8s.site", base_extra, inventory=inv4)
     again = run_playbook("multiarch.k8s.site", base_extra, inventory=inv4)
     if full.ok and again.ok:
-        C.mark_formed(holder)
+        C.mark_formed(holder, again, base_extra["multiarch_k8s_report_file"])
     return {"check": check, "check_left": check_left, "join": join, "join_touched": join_touched,
             "pids": (pids, pids_after), "full": full, "again": again, "early": early}
 

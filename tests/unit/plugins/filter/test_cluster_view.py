@@ -22,7 +22,7 @@ def conflist(*subnets):
 
 
 def test_registered():
-    assert sorted(FilterModule().filters()) == ["cni_assignment", "k8s_nodes", "pod_routes"]
+    assert sorted(FilterModule().filters()) == ["cni_assignment", "host_address", "k8s_nodes", "pod_routes"]
 
 
 @pytest.mark.parametrize("text, expected", [
