@@ -5,6 +5,10 @@
 pod CIDRs routed, a pod per platform answering across nodes with its machine, the fleet report of the run that
 formed it, a site.yml rerun that changes nothing.
 
+Break seen to fail this module (2026-12-07): the control plane's advertised address taken as the first of
+all_ipv4_addresses; once the pods had given the amd64 node a pod bridge, the rerun moved the address to the
+bridge's and restarted the control plane (test_site_rerun_changes_nothing_on_any_host; fixed by host_address).
+
 Asks the formed_cluster fixture for the cluster (formed by site.yml, or the one an earlier module of the run
 formed on the same containers). The workload is Debian's static busybox of each architecture, packed on the node
 by node_image; the pods on the emulated nodes are privileged, for a reason of emulation only (cluster.pod).

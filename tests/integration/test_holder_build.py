@@ -7,6 +7,10 @@ holder_pull, and run on the emulated fleet (the armel node has an ARM1176 CPU, l
 
 Only what the tests need is built here (kubelet and kube-proxy for arm/v6 and arm/v7); builds
 are cached under $MULTIARCH_CACHE/build by all their inputs, so a warm run builds nothing.
+
+Break seen to fail this module (2026-12-07): the build run by Go 1.26 (first on PATH) instead of Debian's Go 1.19:
+test_native_build_under_qemu_gives_the_same_binary got another sha256 from the qemu strategy, and the
+failing-compile case another exit status.
 """
 
 from __future__ import annotations

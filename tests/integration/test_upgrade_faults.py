@@ -9,6 +9,8 @@ stopped.
 Stand-ins (tests/fixtures/standin, built by the same path, named stand-ins): a kubelet "v1.20.3" that never
 registers with the API server, and "v1.20.3-broken" that exits 1 on every run. The frozen-node tests roll between
 the upstream and the Debian-patched 1.20.2 builds (both real). Starts from idle_cluster.
+
+Slow (7 min on 2 cores): make test-faults, not part of make test.
 """
 
 from __future__ import annotations
