@@ -7,6 +7,9 @@ OCI layouts on disk, and the emulated fleet that runs what was pulled.
 The holder images are built by the test set-up from real multi-arch binaries in Debian's
 packages (kubectl from kubernetes-client, etcd from etcd-server, CNI plugins from
 containernetworking-plugins; busybox-static stands in for the seed recipe's Alpine base layer).
+
+Break tried (2026-12-07): the static check turned off in _pull (require_static=False);
+test_seed_layout_promises_static_binaries failed.
 """
 
 from __future__ import annotations
