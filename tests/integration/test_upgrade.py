@@ -12,6 +12,10 @@ built by the same path, named a stand-in): a kubelet "v1.22.0" for the skew guar
 
 Starts from upstream_cluster: every node on the upstream build, no bare pods. The tests of this module run in their
 order (the rollback undoes the rollout on one node, the killed run redoes it).
+
+Break tried (2026-12-07, a mutation of the collection): rollback.yml's default target changed from 'previous' to
+'current'; test_rollback_playbook_returns_a_node_to_its_previous_release and
+test_controller_killed_mid_rollout_then_a_rerun_finishes failed.
 """
 
 from __future__ import annotations

@@ -11,6 +11,10 @@ registers with the API server, and "v1.20.3-broken" that exits 1 on every run. T
 the upstream and the Debian-patched 1.20.2 builds (both real). Starts from idle_cluster.
 
 Slow (7 min on 2 cores): make test-faults, not part of make test.
+
+Break tried (2026-12-07, a mutation of the collection): the rollout role's health gate in the cluster (Node Ready
+with the new kubelet) skipped; 6 of the 7 tests failed (the stand-in that never registers was rolled out to every
+worker, and the tests after it started from that).
 """
 
 from __future__ import annotations
