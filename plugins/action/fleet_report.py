@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 
+from ansible_collections.multiarch.k8s.plugins.module_utils import _k8s_nodes
 from ansible_collections.multiarch.k8s.plugins.module_utils._specs import FLEET_REPORT_SPEC
 from ansible_collections.multiarch.k8s.plugins.plugin_utils._controller_action import ControllerAction
 
@@ -20,14 +21,17 @@ class ActionModule(ControllerAction):
         return super().run(tmp, task_vars)
 
     def work(self, args, check_mode, log):
-        from ansible_collections.multiarch.k8s.plugins.module_utils import _report  # pylint: disable=import-outside-toplevel
+        from ansible_collections.multiarch.k8s.plugins.plugin_utils import _report  # pylint: disable=import-outside-toplevel
         self.ERRORS = (_report.ReportError,)
         nodes = args["nodes"]
-        if isinstance(nodes, str):
+        if nodes is not None and not (isinstance(nodes, str) and not nodes.strip()):
             try:
-                nodes = json.loads(nodes) if nodes.strip() else None
-            except ValueError:
-                raise _report.ReportError("nodes is not the JSON of kubectl get nodes -o json")
+                nodes = _k8s_nodes.summaries(nodes)
+            except _k8s_nodes.NodesError as e:
+                raise _report.ReportError("nodes is neither the JSON of kubectl get nodes -o json nor the nodes of "
+                                          "multiarch.k8s.cluster_nodes: %s" % e)
+        else:
+            nodes = None
         bundles = args["bundles"] or {}
         records = []
         for host in args["hosts"]:

@@ -13,8 +13,8 @@ import ipaddress
 import json
 
 from ansible.errors import AnsibleFilterError
+from ansible_collections.multiarch.k8s.plugins.module_utils import _k8s_nodes as N
 
-POD_CIDRS_ANNOTATION = "multiarch.k8s/pod-cidrs"
 
 
 def _family(cidr):
@@ -39,27 +39,14 @@ def cni_assignment(conflist):
         return None  # not ours or damaged: the node is planned as new
 
 
-def k8s_nodes(nodes, annotation=POD_CIDRS_ANNOTATION):
-    """{name: {"address": InternalIP, "pod_cidrs": {...} or None}} from ``kubectl get nodes -o json``."""
+def k8s_nodes(nodes, annotation=N.POD_CIDRS):
+    """{name: {"address": InternalIP, "pod_cidrs": {...} or None}} from ``kubectl get nodes -o json`` or the
+    ``nodes`` that multiarch.k8s.cluster_nodes returns."""
     try:
-        doc = json.loads(nodes) if isinstance(nodes, str) else nodes
-        items = doc["items"]
-    except (ValueError, TypeError, KeyError) as e:
+        return dict((name, {"address": s["address"], "pod_cidrs": s["pod_cidrs"]})
+                    for name, s in N.summaries(nodes, annotation).items())
+    except (N.NodesError, TypeError, KeyError, AttributeError) as e:
         raise AnsibleFilterError("k8s_nodes needs the output of kubectl get nodes -o json: %s" % e) from None
-    out = {}
-    for item in items:
-        meta = item.get("metadata") or {}
-        addresses = (item.get("status") or {}).get("addresses") or []
-        internal = [a.get("address") for a in addresses if a.get("type") == "InternalIP"]
-        cidrs = None
-        raw = (meta.get("annotations") or {}).get(annotation)
-        if raw:
-            try:
-                cidrs = dict((_family(c), c) for c in raw.split(","))
-            except (AttributeError, TypeError):
-                cidrs = None
-        out[meta.get("name")] = {"address": internal[0] if internal else None, "pod_cidrs": cidrs}
-    return out
 
 
 def pod_routes(plan, host, addresses, addresses_v6=None):

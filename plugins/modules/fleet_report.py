@@ -15,7 +15,7 @@ description:
     C(kernel aarch64, userland armhf -> linux/arm/v7)), the board model, CPU and memory, the current release
     and the previous one, and the versions of the binaries and the holder image (source and manifest digest)
     they came from. It adds the state of containerd, the kubelet and kube-proxy, and whether the Node is
-    C(Ready) with which kubelet version (queried with jmespath). Last come the preflight findings, or the
+    C(Ready) with which kubelet version. Last come the preflight findings, or the
     error that stopped the host.
   - Returns a readable table (RV(table)) and writes the records as JSON to O(dest) for machines.
   - Runs on the controller (an action plugin) from the play's host variables; it contacts no host.
@@ -42,7 +42,9 @@ options:
     description: The RV(multiarch.k8s.holder_pull#module:bundles) of the run, for versions and image digests.
     type: dict
   nodes:
-    description: The output of C(kubectl get nodes -o json) (text or parsed).
+    description:
+      - The RV(multiarch.k8s.cluster_nodes#module:nodes) of the cluster; the output of C(kubectl get nodes -o json)
+        (text or parsed) is accepted too.
     type: raw
   dest:
     description: Where to write the JSON report (written whole, then renamed into place).
@@ -66,7 +68,7 @@ EXAMPLES = r"""
     release_var: __release
     health_var: __health
     bundles: "{{ __pulled.bundles }}"
-    nodes: "{{ __nodes.stdout }}"
+    nodes: "{{ __nodes.nodes }}"
     dest: "{{ playbook_dir }}/fleet-report.json"
   run_once: true
   register: report

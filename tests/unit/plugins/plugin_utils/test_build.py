@@ -9,7 +9,7 @@ import os
 
 import pytest
 
-from ansible_collections.multiarch.k8s.plugins.module_utils import _build as B
+from ansible_collections.multiarch.k8s.plugins.plugin_utils import _build as B
 from ansible_collections.multiarch.k8s.plugins.module_utils import _platforms as P
 
 
@@ -119,7 +119,7 @@ def test_stand_in_source_builds_kubernetes_names_from_its_own_package():
     ({"nonsense": ["kubeadm"]}, "platforms:"),
 ])
 def test_platform_components_are_checked_before_any_build(tmp_path, extra, message):
-    from ansible_collections.multiarch.k8s.plugins.module_utils import _holder_build as HB
+    from ansible_collections.multiarch.k8s.plugins.plugin_utils import _holder_build as HB
     with pytest.raises(B.BuildError, match=message):
         HB.run(str(tmp_path / "no-source-needed"), ["linux/amd64", "linux/arm/v6"], "oci:%s:v1" % (tmp_path / "o"),
                components=["kubelet"], platform_components=extra, build_dir=str(tmp_path / "b"))

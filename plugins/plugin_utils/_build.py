@@ -27,7 +27,7 @@ import tempfile
 import time
 
 from ansible_collections.multiarch.k8s.plugins.module_utils import _platforms as P
-from ansible_collections.multiarch.k8s.plugins.module_utils._elf import NotElf, describe, inspect, problems
+from ansible_collections.multiarch.k8s.plugins.plugin_utils._elf import NotElf, describe, inspect, problems
 from ansible_collections.multiarch.k8s.plugins.module_utils._release import sha256_of as sha256_file
 
 BUILD_SCHEMA = 1

@@ -13,12 +13,12 @@ import json
 import os
 import shutil
 
-from ansible_collections.multiarch.k8s.plugins.module_utils._build import (
+from ansible_collections.multiarch.k8s.plugins.plugin_utils._build import (
     CNI, COMPONENTS, ETCD, K8S, STANDIN, BuildError, Builder, SourceCache, platforms_of,
 )
-from ansible_collections.multiarch.k8s.plugins.module_utils._cache import CacheError, LockFile
+from ansible_collections.multiarch.k8s.plugins.plugin_utils._cache import CacheError, LockFile
 from ansible_collections.multiarch.k8s.plugins.module_utils._oci import ImageError, parse_reference
-from ansible_collections.multiarch.k8s.plugins.module_utils._publish import (
+from ansible_collections.multiarch.k8s.plugins.plugin_utils._publish import (
     image_annotations, layout_tag_digest, load_into_docker, push_layout, write_holder,
 )
 from ansible_collections.multiarch.k8s.plugins.module_utils._registry import Registry, RegistryError
