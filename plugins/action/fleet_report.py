@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import json
 
 from ansible_collections.multiarch.k8s.plugins.module_utils import _k8s_nodes
 from ansible_collections.multiarch.k8s.plugins.module_utils._specs import FLEET_REPORT_SPEC

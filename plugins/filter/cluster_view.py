@@ -9,10 +9,14 @@ What the pod network plan starts from: a node's own CNI configuration, and the c
 
 from __future__ import annotations
 
-import ipaddress
 import json
 
 from ansible.errors import AnsibleFilterError
+
+try:
+    import netaddr
+except ImportError:  # reported when a filter that needs it runs
+    netaddr = None
 from ansible_collections.multiarch.k8s.plugins.module_utils import _k8s_nodes as N
 
 
@@ -60,10 +64,11 @@ def pod_routes(plan, host, addresses, addresses_v6=None):
         for family, via in (("ipv4", addresses.get(name)), ("ipv6", (addresses_v6 or {}).get(name))):
             if not cidrs.get(family) or not via:
                 continue
+            _need_netaddr("pod_routes")
             try:
-                addr = ipaddress.ip_address(str(via))
-                net = ipaddress.ip_network(str(cidrs[family]))
-            except ValueError:
+                addr = netaddr.IPAddress(str(via))
+                net = netaddr.IPNetwork(str(cidrs[family])).cidr
+            except (netaddr.AddrFormatError, ValueError, TypeError):
                 raise AnsibleFilterError("node %s has %r as its %s address or subnet %r, which is not one"
                                          % (name, via, family, cidrs[family])) from None
             if addr.version == net.version:
@@ -71,12 +76,17 @@ def pod_routes(plan, host, addresses, addresses_v6=None):
     return routes
 
 
+def _need_netaddr(name):
+    if netaddr is None:
+        raise AnsibleFilterError("%s needs the Python library netaddr on the controller: pip install netaddr" % name)
+
+
 def _usable(address, excluded):
     try:
-        ip = ipaddress.ip_address(str(address))
-    except ValueError:
+        ip = netaddr.IPAddress(str(address))
+    except (netaddr.AddrFormatError, ValueError, TypeError):
         return False
-    return ip.version == 4 and not ip.is_loopback and not ip.is_link_local and not any(ip in net for net in excluded)
+    return ip.version == 4 and not ip.is_loopback() and not ip.is_link_local() and not any(ip in net for net in excluded)
 
 
 def host_address(facts, exclude=None):
@@ -85,9 +95,10 @@ def host_address(facts, exclude=None):
     all_ipv4_addresses lists interfaces in no fixed order)."""
     if not isinstance(facts, dict):
         raise AnsibleFilterError("host_address expects the host's ansible_facts (a mapping); got %s" % type(facts).__name__)
+    _need_netaddr("host_address")
     try:
-        excluded = [ipaddress.ip_network(str(cidr)) for cidr in exclude or [] if cidr]
-    except ValueError as exc:
+        excluded = [netaddr.IPNetwork(str(cidr)).cidr for cidr in exclude or [] if cidr]
+    except (netaddr.AddrFormatError, ValueError, TypeError) as exc:
         raise AnsibleFilterError("host_address: exclude must be a list of CIDRs; %s" % exc) from None
     candidates = [(facts.get("default_ipv4") or {}).get("address")]
     for name in sorted(facts.get("interfaces") or []):

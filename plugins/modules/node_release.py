@@ -194,14 +194,13 @@ import resource
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.multiarch.k8s.plugins.module_utils import _components
 from ansible_collections.multiarch.k8s.plugins.module_utils._release import (
     Prefix, RegistryFetcher, ReleaseError, check_id, link_bins, prune, settled, stage, switch,
 )
 
-# smoke tests of binaries that do not answer --version
-DEFAULT_SMOKE = {"pause": ["-v"], "kubectl": ["version", "--client"], "kubeadm": ["version", "-o", "short"],
-                 "bridge": [], "host-local": [], "loopback": [], "portmap": [], "ptp": [], "bandwidth": [],
-                 "firewall": [], "tuning": []}
+# smoke tests of binaries that do not answer --version (the component table)
+DEFAULT_SMOKE = _components.SMOKE
 
 
 def main():

@@ -26,39 +26,18 @@ import tarfile
 import tempfile
 import time
 
+from ansible_collections.multiarch.k8s.plugins.module_utils import _components as C
 from ansible_collections.multiarch.k8s.plugins.module_utils import _platforms as P
 from ansible_collections.multiarch.k8s.plugins.plugin_utils._elf import NotElf, describe, inspect, problems
 from ansible_collections.multiarch.k8s.plugins.module_utils._release import sha256_of as sha256_file
 
 BUILD_SCHEMA = 1
-K8S = "k8s.io/kubernetes"
-CNI = "github.com/containernetworking/plugins"
-ETCD = "go.etcd.io/etcd"
+K8S, CNI, ETCD = C.K8S, C.CNI, C.ETCD
 # the test fixture (tests/fixtures/standin): stands in for Kubernetes binaries of versions that
 # cannot be had offline; built by this same path, named a stand-in in its output and metadata
 STANDIN = "example.invalid/multiarch-k8s/standin"
-# component -> (Go module it is built from, package directory, holder image folder)
-COMPONENTS = {
-    "kubelet": (K8S, "cmd/kubelet", "k8s-bins"),
-    "kube-proxy": (K8S, "cmd/kube-proxy", "k8s-bins"),
-    "kubeadm": (K8S, "cmd/kubeadm", "k8s-bins"),
-    "kubectl": (K8S, "cmd/kubectl", "k8s-bins"),
-    "kube-apiserver": (K8S, "cmd/kube-apiserver", "k8s-bins"),
-    "kube-controller-manager": (K8S, "cmd/kube-controller-manager", "k8s-bins"),
-    "kube-scheduler": (K8S, "cmd/kube-scheduler", "k8s-bins"),
-    # the sandbox ("pause") process, C: upstream publishes no arm/v6 pause image
-    "pause": (K8S, "build/pause/linux", "k8s-bins"),
-    "bridge": (CNI, "plugins/main/bridge", "cni-plugin-bins"),
-    "host-local": (CNI, "plugins/ipam/host-local", "cni-plugin-bins"),
-    "loopback": (CNI, "plugins/main/loopback", "cni-plugin-bins"),
-    "portmap": (CNI, "plugins/meta/portmap", "cni-plugin-bins"),
-    "ptp": (CNI, "plugins/main/ptp", "cni-plugin-bins"),
-    "bandwidth": (CNI, "plugins/meta/bandwidth", "cni-plugin-bins"),
-    "firewall": (CNI, "plugins/meta/firewall", "cni-plugin-bins"),
-    "tuning": (CNI, "plugins/meta/tuning", "cni-plugin-bins"),
-    "etcd": (ETCD, ".", "k8s-bins"),
-    "etcdctl": (ETCD, "etcdctl", "k8s-bins"),
-}
+# component -> (Go module it is built from, package directory, holder image folder), from the component table
+COMPONENTS = dict((c.name, (c.module, c.package, c.folder)) for c in C.TABLE)
 # packages that import k8s.io/kubernetes/pkg/generated/openapi, which the release tarball lacks
 NEEDS_OPENAPI = ("kube-apiserver", "kube-controller-manager")
 OPENAPI_PKG = "k8s.io/kubernetes/pkg/generated/openapi"

@@ -17,6 +17,7 @@ from ansible_collections.multiarch.k8s.plugins.plugin_utils._build import (
     CNI, COMPONENTS, ETCD, K8S, STANDIN, BuildError, Builder, SourceCache, platforms_of,
 )
 from ansible_collections.multiarch.k8s.plugins.plugin_utils._cache import CacheError, LockFile
+from ansible_collections.multiarch.k8s.plugins.module_utils import _components as C
 from ansible_collections.multiarch.k8s.plugins.module_utils._oci import ImageError, parse_reference
 from ansible_collections.multiarch.k8s.plugins.plugin_utils._publish import (
     image_annotations, layout_tag_digest, load_into_docker, push_layout, write_holder,
@@ -25,8 +26,7 @@ from ansible_collections.multiarch.k8s.plugins.module_utils._registry import Reg
 
 _ROW_FIELDS = ("platform", "component", "size", "sha256", "static", "stripped", "goarm", "seconds", "cached", "elf",
                "origin")
-DEFAULT_COMPONENTS = ("kubelet", "kube-proxy", "kubeadm", "kubectl", "kube-apiserver",
-                      "kube-controller-manager", "kube-scheduler")
+DEFAULT_COMPONENTS = C.KUBERNETES
 
 
 def summary_table(rows):

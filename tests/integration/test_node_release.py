@@ -20,9 +20,10 @@ import time
 
 import pytest
 
+import cluster as C
 from runner import ansible_module, docker, run_playbook, wait_for
 
-NODES = ["mk8s-amd64", "mk8s-arm64", "mk8s-armhf", "mk8s-armel"]
+NODES = list(C.NODES)
 # a prefix and a bin dir of this module's own: the module stands alone beside a cluster on the same fleet
 PREFIX = "/opt/mk8s-release-test"
 BIN_DIR = "/opt/mk8s-release-test-bin"

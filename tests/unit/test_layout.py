@@ -103,16 +103,13 @@ def test_every_module_utils_file_runs_on_a_node():
     assert present - reached == set(), "controller-only code in plugins/module_utils: move it to plugin_utils"
 
 
-def test_the_checker_sees_a_controller_import():
+def test_the_checker_sees_a_controller_import(tmp_path):
     """The walker itself: a module_utils import of plugin_utils or of a third-party library is found."""
-    tree = "from ansible_collections.multiarch.k8s.plugins.plugin_utils._build import x\nimport netaddr\n"
-    path = os.path.join(os.path.dirname(__file__), "..", "output", "layout-probe.py")
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "w") as f:
-        f.write(tree)
-    names = list(imports_of(path))
+    path = tmp_path / "probe.py"
+    path.write_text("from ansible_collections.multiarch.k8s.plugins.plugin_utils._build import x\nimport netaddr\n")
+    names = list(imports_of(str(path)))
     assert PREFIX + "plugin_utils._build" in names and "netaddr" in names
-    assert collection_files(path) == {("plugin_utils", "_build")}
+    assert collection_files(str(path)) == {("plugin_utils", "_build")}
 
 
 # kubectl's argv as a list (Python or a YAML argv), or a command line in a task
@@ -157,3 +154,13 @@ def test_the_node_reader_check_sees_each_form(line):
 def test_the_node_reader_check_leaves_prose_alone():
     line = '        raise AnsibleFilterError("k8s_nodes needs the output of kubectl get nodes -o json: %s" % e)'
     assert not GET_NODES_ARGV.search(line) and not GET_NODES_SHELL.search(line)
+
+
+CONTROLLER_SIDE = _py("plugin_utils") + _py("action") + _py("filter")
+
+
+@pytest.mark.parametrize("path", CONTROLLER_SIDE, ids=lambda p: os.path.relpath(p, PLUGINS))
+def test_controller_side_uses_one_ip_library(path):
+    """netaddr on the controller (the design's choice); the standard ipaddress only in node code."""
+    assert "ipaddress" not in [n.split(".")[0] for n in imports_of(path, guarded_too=True)], \
+        "%s imports ipaddress: controller code uses netaddr" % path
