@@ -37,9 +37,11 @@ class ActionModule(ControllerAction):
             hv = self._hostvars.get(host, {})
             facts = hv.get(args["facts_var"]) or {}
             release = hv.get(args["release_var"]) if args["release_var"] else None
+            if release is None and args["outcome_var"]:
+                release = hv.get(args["outcome_var"])
             health = hv.get(args["health_var"]) if args["health_var"] else None
-            records.append(_report.host_record(host, facts, release, _report.bundle_of(release, bundles.get(facts.get("platform"))),
-                                               health, nodes))
+            bundle = _report.bundle_from_record(release) or _report.bundle_of(release, bundles.get(facts.get("platform")))
+            records.append(_report.host_record(host, facts, release, bundle, health, nodes))
         out = {"changed": False, "hosts": records, "table": _report.table(records)}
         if args["dest"] and not check_mode:
             out["dest"] = _report.write_json(args["dest"], records)

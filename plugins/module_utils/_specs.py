@@ -51,6 +51,7 @@ FLEET_REPORT_SPEC = dict(
     hosts=dict(type="list", elements="str", required=True),
     facts_var=dict(type="str", default="multiarch_k8s"),
     release_var=dict(type="str"),
+    outcome_var=dict(type="str"),
     health_var=dict(type="str"),
     bundles=dict(type="dict"),
     nodes=dict(type="raw"),

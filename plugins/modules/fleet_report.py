@@ -33,13 +33,25 @@ options:
     type: str
     default: multiarch_k8s
   release_var:
-    description: Host variable holding the registered result of M(multiarch.k8s.node_release).
+    description:
+      - Host variable holding the release a host runs. Either the registered result of
+        M(multiarch.k8s.node_release), or a mapping with C(current), C(previous) and C(record), the parsed
+        C(.release.json) of the current release, which names the image it came from (C(origin)) and the versions
+        of its files (what the collection's report playbook reads on each host).
+    type: str
+  outcome_var:
+    description:
+      - Host variable holding the registered result of the run's install (M(multiarch.k8s.node_release)), read for
+        a host that has no O(release_var) value. Such a host failed or stopped answering before the report, and
+        its error is reported.
     type: str
   health_var:
     description: Host variable holding the registered result of C(systemctl is-active containerd kubelet kube-proxy).
     type: str
   bundles:
-    description: The RV(multiarch.k8s.holder_pull#module:bundles) of the run, for versions and image digests.
+    description:
+      - The RV(multiarch.k8s.holder_pull#module:bundles) of the run, for versions and image digests of a release whose
+        record does not name its image (made by an older version of the collection).
     type: dict
   nodes:
     description:

@@ -203,6 +203,12 @@ from ansible_collections.multiarch.k8s.plugins.module_utils._release import (
 DEFAULT_SMOKE = _components.SMOKE
 
 
+def origin_of(bundle):
+    """Where a release came from, kept in its record on the node (the fleet report reads it there)."""
+    return dict((k, bundle.get(k)) for k in ("source", "manifest_digest", "platform", "platform_used")
+                if isinstance(bundle.get(k), str))
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -255,7 +261,8 @@ def main():
                                     username=p["pull_username"], password=p["pull_password"],
                                     timeout=p["pull_timeout"], retries=p["pull_retries"])
         changed, actions, sent, reused = stage(prefix, bundle_id, files, p["uploads"], smoke_args,
-                                               p["smoke_timeout"], check_mode=module.check_mode, fetch=fetch)
+                                               p["smoke_timeout"], check_mode=module.check_mode, fetch=fetch,
+                                               origin=origin_of(p["bundle"]))
         if p["switch"] and current != bundle_id:
             changed = True
             actions.append("%s current: %s -> %s" % ("would switch" if module.check_mode else "switched",

@@ -48,6 +48,18 @@ def bundle_of(release, bundle):
     return bundle if current == bid or current.startswith(bid + ".on.") else None
 
 
+def bundle_from_record(release):
+    """The image and versions of the release a host runs, from its record on the node (``.release.json`` of
+    current, in ``release["record"]``), or None when the record does not name its image."""
+    rec = (release or {}).get("record") if isinstance(release, dict) else None
+    origin = (rec or {}).get("origin") if isinstance(rec, dict) else None
+    if not origin or not origin.get("manifest_digest") or rec.get("id") != release.get("current"):
+        return None
+    files = [{"name": n, "version": (m or {}).get("version")} for n, m in sorted((rec.get("files") or {}).items())]
+    return {"bundle_id": rec["id"], "source": origin.get("source"), "manifest_digest": origin["manifest_digest"],
+            "files": files}
+
+
 def host_record(name, facts, release, bundle, health, nodes):
     facts = facts or {}
     release = release or {}

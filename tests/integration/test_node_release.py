@@ -27,7 +27,7 @@ NODES = list(C.NODES)
 # a prefix and a bin dir of this module's own: the module stands alone beside a cluster on the same fleet
 PREFIX = "/opt/mk8s-release-test"
 BIN_DIR = "/opt/mk8s-release-test-bin"
-INSTALL_TASK = "Install each host's bundle as a staged release and switch to it"
+INSTALL_TASK = "Install the host's release (staged and smoke-tested; switched to unless release_switch is false)"
 
 
 def playbook(extra, check=False):
