@@ -98,12 +98,14 @@ options:
     default: 3
   uploads:
     description:
-      - Set by the action plugin, not by users. sha256 -> path on the node of a gzip file it sent.
+      - B(Private to the collection; do not set.) The action plugin sets it on its second module run
+        (sha256 -> path on the node of a gzip file it sent). Not part of the public interface.
     type: dict
     default: {}
   inventory_only:
     description:
-      - Set by the action plugin, not by users. Only report what the node holds.
+      - B(Private to the collection; do not set.) The action plugin sets it on its first module run, which
+        only reports what the node holds. Not part of the public interface.
     type: bool
     default: false
 attributes:

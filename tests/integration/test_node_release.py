@@ -110,7 +110,8 @@ FAULT_PREFIX = "/opt/mk8s-fault"
 
 def _record(component, platform):
     from ansible_collections.multiarch.k8s.plugins.module_utils import _platforms as P  # pylint: disable=import-outside-toplevel
-    from ansible_collections.multiarch.k8s.plugins.plugin_utils._build import Builder, SourceCache  # pylint: disable=import-outside-toplevel
+    from ansible_collections.multiarch.k8s.plugins.plugin_utils._build import Builder  # pylint: disable=import-outside-toplevel
+    from ansible_collections.multiarch.k8s.plugins.plugin_utils._sources import SourceCache  # pylint: disable=import-outside-toplevel
     build_dir = os.path.join(os.environ.get("MULTIARCH_CACHE", "/var/cache/multiarch-k8s"), "build")
     sources = SourceCache(build_dir)
     spec, patches = (("debian:kubernetes", False) if component == "pause"
