@@ -20,6 +20,7 @@ import sys
 
 from ansible_collections.multiarch.k8s.plugins.module_utils import _platforms as P
 from ansible_collections.multiarch.k8s.plugins.module_utils._elfhdr import ElfError, read_identity
+from ansible_collections.multiarch.k8s.plugins.module_utils._paths import DEFAULT_PREFIX
 
 # ARM Ltd. (implementer 0x41) ARM11 parts: ARMv6 cores whose kernel still prints
 # "CPU architecture: 7" in /proc/cpuinfo.
@@ -371,7 +372,7 @@ def apply_pin(detected, pin, force, evidence):
                            "platform forced to %s against the evidence: %s" % (pinned.oci, problem))
 
 
-def gather(root="/", install_dir="/opt/multiarch-k8s", min_free_mb=300, pin=None, force=False):
+def gather(root="/", install_dir=DEFAULT_PREFIX, min_free_mb=300, pin=None, force=False):
     """All facts of one host; raises DetectError when the platform cannot be decided."""
     view = HostView(root)
     cpu_text = view.read_text("proc/cpuinfo")

@@ -147,6 +147,7 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.multiarch.k8s.plugins.module_utils import _k8s_nodes
+from ansible_collections.multiarch.k8s.plugins.module_utils._paths import DEFAULT_ADMIN_KUBECONFIG, DEFAULT_BIN_DIR
 
 ANNOTATION = _k8s_nodes.CORDONED_BY
 
@@ -263,8 +264,8 @@ def main():
             name=dict(type="str", required=True),
             state=dict(type="str", choices=["drained", "uncordoned", "ready"], required=True),
             owner=dict(type="str", default="multiarch.k8s"),
-            kubectl=dict(type="path", default="/usr/local/bin/kubectl"),
-            kubeconfig=dict(type="path", default="/etc/kubernetes/admin.conf"),
+            kubectl=dict(type="path", default=DEFAULT_BIN_DIR + "/kubectl"),
+            kubeconfig=dict(type="path", default=DEFAULT_ADMIN_KUBECONFIG),
             timeout=dict(type="int", default=300),
             grace_period=dict(type="int", default=-1),
             force_unmanaged=dict(type="bool", default=False),

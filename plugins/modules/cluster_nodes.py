@@ -128,13 +128,14 @@ msg:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.multiarch.k8s.plugins.module_utils import _k8s_nodes
+from ansible_collections.multiarch.k8s.plugins.module_utils._paths import DEFAULT_ADMIN_KUBECONFIG, DEFAULT_BIN_DIR
 
 
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            kubectl=dict(type="path", default="/usr/local/bin/kubectl"),
-            kubeconfig=dict(type="path", default="/etc/kubernetes/admin.conf"),
+            kubectl=dict(type="path", default=DEFAULT_BIN_DIR + "/kubectl"),
+            kubeconfig=dict(type="path", default=DEFAULT_ADMIN_KUBECONFIG),
             timeout=dict(type="int", default=20),
             allow_unavailable=dict(type="bool", default=False),
         ),

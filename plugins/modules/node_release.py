@@ -197,6 +197,7 @@ import resource
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.multiarch.k8s.plugins.module_utils import _components
+from ansible_collections.multiarch.k8s.plugins.module_utils._paths import DEFAULT_BIN_DIR, DEFAULT_PREFIX
 from ansible_collections.multiarch.k8s.plugins.module_utils._release import (
     Prefix, RegistryFetcher, ReleaseError, check_id, link_bins, prune, settled, stage, switch,
 )
@@ -215,8 +216,8 @@ def main():
     module = AnsibleModule(
         argument_spec=dict(
             bundle=dict(type="dict", required=True),
-            prefix=dict(type="path", default="/opt/multiarch-k8s"),
-            bin_dir=dict(type="path", default="/usr/local/bin"),
+            prefix=dict(type="path", default=DEFAULT_PREFIX),
+            bin_dir=dict(type="path", default=DEFAULT_BIN_DIR),
             switch=dict(type="bool", default=True),
             keep=dict(type="int", default=3),
             smoke_args=dict(type="dict", default={}),

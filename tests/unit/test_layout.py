@@ -164,3 +164,14 @@ def test_controller_side_uses_one_ip_library(path):
     """netaddr on the controller (the design's choice); the standard ipaddress only in node code."""
     assert "ipaddress" not in [n.split(".")[0] for n in imports_of(path, guarded_too=True)], \
         "%s imports ipaddress: controller code uses netaddr" % path
+
+
+def test_the_python_defaults_are_the_roles_defaults():
+    """module_utils/_paths (modules and action plugins) and the multiarch.k8s.defaults role name one prefix and bin dir."""
+    import yaml  # pylint: disable=import-outside-toplevel
+    from ansible_collections.multiarch.k8s.plugins.module_utils import _paths  # pylint: disable=import-outside-toplevel
+    with open(os.path.join(ROOT, "roles", "defaults", "defaults", "main.yml")) as f:
+        defaults = yaml.safe_load(f)
+    assert defaults["multiarch_k8s_prefix"] == _paths.DEFAULT_PREFIX
+    assert defaults["multiarch_k8s_bin_dir"] == _paths.DEFAULT_BIN_DIR
+    assert defaults["multiarch_k8s_config_dir"] + "/admin.conf" == _paths.DEFAULT_ADMIN_KUBECONFIG
