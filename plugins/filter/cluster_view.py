@@ -13,12 +13,12 @@ import json
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.multiarch.k8s.plugins.module_utils import _k8s_nodes as N
+
 try:
     import netaddr
 except ImportError:  # reported when a filter that needs it runs
     netaddr = None
-from ansible_collections.multiarch.k8s.plugins.module_utils import _k8s_nodes as N
-
 
 
 def _family(cidr):

@@ -93,7 +93,7 @@ def test_node_side_imports_only_what_a_node_has(path):
 def test_every_module_utils_file_runs_on_a_node():
     """The other direction: a file of module_utils no module reaches (directly or through a sibling) runs only on
     the controller and belongs in plugin_utils."""
-    reached, todo = set(), [p for p in _py("modules")]
+    reached, todo = set(), list(_py("modules"))
     while todo:
         for kind, name in collection_files(todo.pop()):
             if kind == "module_utils" and name not in reached:
@@ -167,10 +167,10 @@ def test_controller_side_uses_one_ip_library(path):
 
 
 def test_the_python_defaults_are_the_roles_defaults():
-    """module_utils/_paths (modules and action plugins) and the multiarch.k8s.defaults role name one prefix and bin dir."""
+    """module_utils/_paths (modules and action plugins) and the multiarch.k8s.multiarch_k8s role name one prefix and bin dir."""
     import yaml  # pylint: disable=import-outside-toplevel
     from ansible_collections.multiarch.k8s.plugins.module_utils import _paths  # pylint: disable=import-outside-toplevel
-    with open(os.path.join(ROOT, "roles", "defaults", "defaults", "main.yml")) as f:
+    with open(os.path.join(ROOT, "roles", "multiarch_k8s", "defaults", "main.yml")) as f:
         defaults = yaml.safe_load(f)
     assert defaults["multiarch_k8s_prefix"] == _paths.DEFAULT_PREFIX
     assert defaults["multiarch_k8s_bin_dir"] == _paths.DEFAULT_BIN_DIR

@@ -25,11 +25,11 @@ HEALTH = {"stdout_lines": ["active", "active", "activating"], "rc": 3}
 
 def nodes(ready="True"):
     """What cluster_nodes returns for one Node (summarised by module_utils._k8s_nodes from kubectl's JSON)."""
-    return summaries({"items": [{"metadata": {"name": "pi-zero", "labels": {"multiarch.k8s/platform": "linux-arm-v6"},
-                                    "annotations": {"multiarch.k8s/pod-cidrs": "10.244.0.0/24"}},
-                       "status": {"conditions": [{"type": "MemoryPressure", "status": "False"},
-                                                 {"type": "Ready", "status": ready}],
-                                  "nodeInfo": {"kubeletVersion": "v1.20.2", "kubeProxyVersion": "v1.20.2"}}}]})
+    item = {"metadata": {"name": "pi-zero", "labels": {"multiarch.k8s/platform": "linux-arm-v6"},
+                         "annotations": {"multiarch.k8s/pod-cidrs": "10.244.0.0/24"}},
+            "status": {"conditions": [{"type": "MemoryPressure", "status": "False"}, {"type": "Ready", "status": ready}],
+                       "nodeInfo": {"kubeletVersion": "v1.20.2", "kubeProxyVersion": "v1.20.2"}}}
+    return summaries({"items": [item]})
 
 
 def test_record_joins_facts_release_image_services_and_node():
