@@ -52,7 +52,10 @@ def inventory(path, hosts, control_plane=(CP,), host_vars=None):
     conn = {"ansible_connection": "community.docker.docker", "ansible_python_interpreter": "/usr/bin/python3",
             # fleet nodes run without CAP_SYS_RESOURCE (see tests/fleet/fleet.py)
             "container_runtime_restrict_oom_score_adj": True,
-            "container_runtime_privileged_without_host_devices": True}
+            "container_runtime_privileged_without_host_devices": True,
+            # an emulated ARM1176 under QEMU, its host's two cores shared with the rest of the run, once took more
+            # than the default 180 s to get its Node Ready (seen 2026-12-07, with a make check running beside it)
+            "kubelet_ready_timeout": 420}
     doc = {"all": {"children": {
         "fleet": {"hosts": dict((h, host_vars.get(h, {})) for h in hosts), "vars": conn},
         "control_plane": {"hosts": dict((h, dict(conn, **host_vars.get(h, {}))) for h in control_plane)}}}}
