@@ -24,7 +24,8 @@ import tempfile
 import time
 
 from ansible_collections.multiarch.k8s.plugins.module_utils import _platforms as P
-from ansible_collections.multiarch.k8s.plugins.module_utils._build import COMPONENTS, CNI, ETCD, K8S, Builder, SourceCache
+from ansible_collections.multiarch.k8s.plugins.plugin_utils._build import COMPONENTS, CNI, ETCD, K8S, Builder
+from ansible_collections.multiarch.k8s.plugins.plugin_utils._sources import SourceCache
 
 CACHE = os.environ.get("MULTIARCH_CACHE", "/var/cache/multiarch-k8s")
 SOURCES = {K8S: ("debian:kubernetes", False), CNI: ("debian:golang-github-containernetworking-plugins", True),

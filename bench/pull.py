@@ -32,7 +32,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [os.path.join(HERE, "..", "tests", "helpers"), os.path.join(HERE, "..", "tests", "fleet")]
 
 import holders
-from ansible_collections.multiarch.k8s.plugins.module_utils._pull import Puller
+from ansible_collections.multiarch.k8s.plugins.plugin_utils._pull import Puller
 
 PLATFORM = "linux/arm/v6"
 

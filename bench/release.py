@@ -45,8 +45,8 @@ sys.path[:0] = [os.path.join(REPO, "tests", "helpers"), os.path.join(REPO, "test
 
 import holders
 from ansible_collections.multiarch.k8s.plugins.action.node_release import compressed
-from ansible_collections.multiarch.k8s.plugins.module_utils._build import sha256_file
-from ansible_collections.multiarch.k8s.plugins.module_utils._pull import Puller
+from ansible_collections.multiarch.k8s.plugins.plugin_utils._build import sha256_file
+from ansible_collections.multiarch.k8s.plugins.plugin_utils._pull import Puller
 
 NODES = {"mk8s-amd64": "linux/amd64", "mk8s-arm64": "linux/arm64", "mk8s-armhf": "linux/arm/v7",
          "mk8s-armel": "linux/arm/v6"}

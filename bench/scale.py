@@ -89,7 +89,7 @@ import fleet
 import holders
 from runner import stop_group
 from ansible_collections.multiarch.k8s.plugins.module_utils._holder import METADATA
-from ansible_collections.multiarch.k8s.plugins.module_utils._oci_write import LayoutWriter, tar_entry
+from ansible_collections.multiarch.k8s.plugins.plugin_utils._oci_write import LayoutWriter, tar_entry
 
 NETWORK = "mk8s-scale"
 LABEL = "io.multiarch-k8s.scale"

@@ -43,9 +43,25 @@ case "${1:-up}" in
     stage "the fleet report (JSON: $OUT/fleet-report.json)"
     PYTHONPATH="$COLLECTIONS" python "$REPO/tools/report_table.py" "$OUT/fleet-report.json" || true
     [ "$rc" = 0 ] || { echo "site.yml failed (exit $rc); its output is in $OUT/demo-site.log" >&2; exit "$rc"; }
+    stage "kubectl, its kubeconfig and ansible-playbook for your shell (in $OUT/demo-bin)"
+    bin="$OUT/demo-bin"
+    mkdir -p "$bin"
+    # the cluster's own amd64 kubectl (built above) and admin kubeconfig; the API server's address is the
+    # control-plane node's on the fleet's docker network, which this host reaches
+    docker exec mk8s-amd64 cat /usr/local/bin/kubectl >"$bin/kubectl.part" && chmod 755 "$bin/kubectl.part" && mv "$bin/kubectl.part" "$bin/kubectl"
+    docker exec mk8s-amd64 cat /etc/kubernetes/admin.conf >"$OUT/demo-kubeconfig.part" && chmod 600 "$OUT/demo-kubeconfig.part" \
+      && mv "$OUT/demo-kubeconfig.part" "$OUT/demo-kubeconfig"
+    # ansible, ansible-playbook, ...: the project's virtualenv with its collections and settings
+    for tool in ansible ansible-playbook ansible-doc ansible-inventory; do
+      printf '#!/bin/sh\nANSIBLE_COLLECTIONS_PATH="%s" ANSIBLE_CONFIG="%s" exec "%s" "$@"\n' \
+        "$ANSIBLE_COLLECTIONS_PATH" "$ANSIBLE_CONFIG" "$VENV/bin/$tool" >"$bin/$tool"
+      chmod 755 "$bin/$tool"
+    done
     stage "the cluster"
-    docker exec mk8s-amd64 kubectl --kubeconfig /etc/kubernetes/admin.conf get nodes -L multiarch.k8s/platform -o wide
-    stage "demo done; the fleet stays up (make demo-down removes it)" ;;
+    "$bin/kubectl" --kubeconfig "$OUT/demo-kubeconfig" get nodes -L multiarch.k8s/platform -o wide
+    stage "demo done; the fleet stays up (make demo-down removes it). For kubectl and the playbooks in this shell:"
+    echo "export KUBECONFIG=$OUT/demo-kubeconfig PATH=$bin:\$PATH"
+    echo "inventory: $REPO/inventory-examples/local-fleet/hosts.yml" ;;
   down)
     "$REPO/tools/fleet.sh" down ;;
   *) echo "usage: $0 up|down" >&2; exit 2 ;;

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 
-from ansible_collections.multiarch.k8s.plugins.module_utils._report import table
+from ansible_collections.multiarch.k8s.plugins.plugin_utils._report import table
 
 
 def main(path):

@@ -5,8 +5,8 @@
 
 from __future__ import annotations
 
-import json
 
+from ansible_collections.multiarch.k8s.plugins.module_utils import _k8s_nodes
 from ansible_collections.multiarch.k8s.plugins.module_utils._specs import FLEET_REPORT_SPEC
 from ansible_collections.multiarch.k8s.plugins.plugin_utils._controller_action import ControllerAction
 
@@ -20,23 +20,28 @@ class ActionModule(ControllerAction):
         return super().run(tmp, task_vars)
 
     def work(self, args, check_mode, log):
-        from ansible_collections.multiarch.k8s.plugins.module_utils import _report  # pylint: disable=import-outside-toplevel
+        from ansible_collections.multiarch.k8s.plugins.plugin_utils import _report  # pylint: disable=import-outside-toplevel
         self.ERRORS = (_report.ReportError,)
         nodes = args["nodes"]
-        if isinstance(nodes, str):
+        if nodes is not None and not (isinstance(nodes, str) and not nodes.strip()):
             try:
-                nodes = json.loads(nodes) if nodes.strip() else None
-            except ValueError:
-                raise _report.ReportError("nodes is not the JSON of kubectl get nodes -o json")
+                nodes = _k8s_nodes.summaries(nodes)
+            except _k8s_nodes.NodesError as e:
+                raise _report.ReportError("nodes is neither the JSON of kubectl get nodes -o json nor the nodes of "
+                                          "multiarch.k8s.cluster_nodes: %s" % e)
+        else:
+            nodes = None
         bundles = args["bundles"] or {}
         records = []
         for host in args["hosts"]:
             hv = self._hostvars.get(host, {})
             facts = hv.get(args["facts_var"]) or {}
             release = hv.get(args["release_var"]) if args["release_var"] else None
+            if release is None and args["outcome_var"]:
+                release = hv.get(args["outcome_var"])
             health = hv.get(args["health_var"]) if args["health_var"] else None
-            records.append(_report.host_record(host, facts, release, _report.bundle_of(release, bundles.get(facts.get("platform"))),
-                                               health, nodes))
+            bundle = _report.bundle_from_record(release) or _report.bundle_of(release, bundles.get(facts.get("platform")))
+            records.append(_report.host_record(host, facts, release, bundle, health, nodes))
         out = {"changed": False, "hosts": records, "table": _report.table(records)}
         if args["dest"] and not check_mode:
             out["dest"] = _report.write_json(args["dest"], records)

@@ -14,8 +14,8 @@ class ActionModule(ControllerAction):
     NAME = "holder_build"
 
     def work(self, args, check_mode, log):
-        from ansible_collections.multiarch.k8s.plugins.module_utils import _holder_build  # pylint: disable=import-outside-toplevel
-        from ansible_collections.multiarch.k8s.plugins.module_utils._build import BuildError  # pylint: disable=import-outside-toplevel
+        from ansible_collections.multiarch.k8s.plugins.plugin_utils import _holder_build  # pylint: disable=import-outside-toplevel
+        from ansible_collections.multiarch.k8s.plugins.plugin_utils._build import BuildError  # pylint: disable=import-outside-toplevel
         self.ERRORS = (BuildError,)
         return _holder_build.run(
             args["source"], args["platforms"], args["dest"], components=args["components"],

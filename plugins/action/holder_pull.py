@@ -14,7 +14,7 @@ class ActionModule(ControllerAction):
     NAME = "holder_pull"
 
     def work(self, args, check_mode, log):
-        from ansible_collections.multiarch.k8s.plugins.module_utils._pull import (  # pylint: disable=import-outside-toplevel
+        from ansible_collections.multiarch.k8s.plugins.plugin_utils._pull import (  # pylint: disable=import-outside-toplevel
             PullError, Puller,
         )
         self.ERRORS = (PullError,)

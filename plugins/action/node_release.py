@@ -20,6 +20,7 @@ from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
 from ansible_collections.multiarch.k8s.plugins.module_utils._deps import gzip_writer
+from ansible_collections.multiarch.k8s.plugins.module_utils._paths import DEFAULT_PREFIX
 
 display = Display()
 _MARGIN_MB = 16
@@ -78,7 +79,7 @@ class ActionModule(ActionBase):
         if missing and inv.get("not_writable"):
             result.update(failed=True, current=inv.get("current"),
                           msg="cannot install under %s: %s; nothing was sent, current still points at %s"
-                              % (args.get("prefix", "/opt/multiarch-k8s"), inv["not_writable"], inv.get("current")))
+                              % (args.get("prefix", DEFAULT_PREFIX), inv["not_writable"], inv.get("current")))
             return result
         if missing and pull and not bundle.get("layers"):
             result.update(failed=True, msg="distribution=pull: the bundle %s lists no image layers (it came from "
@@ -89,7 +90,7 @@ class ActionModule(ActionBase):
         needed_mb = needed_mb * 3 // 2 + _MARGIN_MB if missing else 0  # upload (compressed) + unpacked
         if missing and inv.get("free_mb") is not None and inv["free_mb"] < needed_mb:
             result.update(failed=True, msg="not enough space at %s: %d MB needed for %d files, %d MB free; nothing "
-                                           "was sent" % (args.get("prefix", "/opt/multiarch-k8s").rstrip("/") + "/releases", needed_mb,
+                                           "was sent" % (args.get("prefix", DEFAULT_PREFIX).rstrip("/") + "/releases", needed_mb,
                                                          len(missing), inv["free_mb"]))
             return result
         uploads = {}

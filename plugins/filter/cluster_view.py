@@ -9,12 +9,16 @@ What the pod network plan starts from: a node's own CNI configuration, and the c
 
 from __future__ import annotations
 
-import ipaddress
 import json
 
 from ansible.errors import AnsibleFilterError
 
-POD_CIDRS_ANNOTATION = "multiarch.k8s/pod-cidrs"
+from ansible_collections.multiarch.k8s.plugins.module_utils import _k8s_nodes as N
+
+try:
+    import netaddr
+except ImportError:  # reported when a filter that needs it runs
+    netaddr = None
 
 
 def _family(cidr):
@@ -39,27 +43,14 @@ def cni_assignment(conflist):
         return None  # not ours or damaged: the node is planned as new
 
 
-def k8s_nodes(nodes, annotation=POD_CIDRS_ANNOTATION):
-    """{name: {"address": InternalIP, "pod_cidrs": {...} or None}} from ``kubectl get nodes -o json``."""
+def k8s_nodes(nodes, annotation=N.POD_CIDRS):
+    """{name: {"address": InternalIP, "pod_cidrs": {...} or None}} from ``kubectl get nodes -o json`` or the
+    ``nodes`` that multiarch.k8s.cluster_nodes returns."""
     try:
-        doc = json.loads(nodes) if isinstance(nodes, str) else nodes
-        items = doc["items"]
-    except (ValueError, TypeError, KeyError) as e:
+        return dict((name, {"address": s["address"], "pod_cidrs": s["pod_cidrs"]})
+                    for name, s in N.summaries(nodes, annotation).items())
+    except (N.NodesError, TypeError, KeyError, AttributeError) as e:
         raise AnsibleFilterError("k8s_nodes needs the output of kubectl get nodes -o json: %s" % e) from None
-    out = {}
-    for item in items:
-        meta = item.get("metadata") or {}
-        addresses = (item.get("status") or {}).get("addresses") or []
-        internal = [a.get("address") for a in addresses if a.get("type") == "InternalIP"]
-        cidrs = None
-        raw = (meta.get("annotations") or {}).get(annotation)
-        if raw:
-            try:
-                cidrs = dict((_family(c), c) for c in raw.split(","))
-            except (AttributeError, TypeError):
-                cidrs = None
-        out[meta.get("name")] = {"address": internal[0] if internal else None, "pod_cidrs": cidrs}
-    return out
 
 
 def pod_routes(plan, host, addresses, addresses_v6=None):
@@ -73,10 +64,11 @@ def pod_routes(plan, host, addresses, addresses_v6=None):
         for family, via in (("ipv4", addresses.get(name)), ("ipv6", (addresses_v6 or {}).get(name))):
             if not cidrs.get(family) or not via:
                 continue
+            _need_netaddr("pod_routes")
             try:
-                addr = ipaddress.ip_address(str(via))
-                net = ipaddress.ip_network(str(cidrs[family]))
-            except ValueError:
+                addr = netaddr.IPAddress(str(via))
+                net = netaddr.IPNetwork(str(cidrs[family])).cidr
+            except (netaddr.AddrFormatError, ValueError, TypeError):
                 raise AnsibleFilterError("node %s has %r as its %s address or subnet %r, which is not one"
                                          % (name, via, family, cidrs[family])) from None
             if addr.version == net.version:
@@ -84,12 +76,17 @@ def pod_routes(plan, host, addresses, addresses_v6=None):
     return routes
 
 
+def _need_netaddr(name):
+    if netaddr is None:
+        raise AnsibleFilterError("%s needs the Python library netaddr on the controller: pip install netaddr" % name)
+
+
 def _usable(address, excluded):
     try:
-        ip = ipaddress.ip_address(str(address))
-    except ValueError:
+        ip = netaddr.IPAddress(str(address))
+    except (netaddr.AddrFormatError, ValueError, TypeError):
         return False
-    return ip.version == 4 and not ip.is_loopback and not ip.is_link_local and not any(ip in net for net in excluded)
+    return ip.version == 4 and not ip.is_loopback() and not ip.is_link_local() and not any(ip in net for net in excluded)
 
 
 def host_address(facts, exclude=None):
@@ -98,9 +95,10 @@ def host_address(facts, exclude=None):
     all_ipv4_addresses lists interfaces in no fixed order)."""
     if not isinstance(facts, dict):
         raise AnsibleFilterError("host_address expects the host's ansible_facts (a mapping); got %s" % type(facts).__name__)
+    _need_netaddr("host_address")
     try:
-        excluded = [ipaddress.ip_network(str(cidr)) for cidr in exclude or [] if cidr]
-    except ValueError as exc:
+        excluded = [netaddr.IPNetwork(str(cidr)).cidr for cidr in exclude or [] if cidr]
+    except (netaddr.AddrFormatError, ValueError, TypeError) as exc:
         raise AnsibleFilterError("host_address: exclude must be a list of CIDRs; %s" % exc) from None
     candidates = [(facts.get("default_ipv4") or {}).get("address")]
     for name in sorted(facts.get("interfaces") or []):

@@ -8,8 +8,8 @@ from __future__ import annotations
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.basic import missing_required_lib
 
-from ansible_collections.multiarch.k8s.plugins.module_utils import _cidr
-from ansible_collections.multiarch.k8s.plugins.module_utils._cidr import CidrError, plan_pod_cidrs
+from ansible_collections.multiarch.k8s.plugins.plugin_utils import _cidr
+from ansible_collections.multiarch.k8s.plugins.plugin_utils._cidr import CidrError, plan_pod_cidrs
 
 
 def pod_cidrs(hosts, cluster_cidr=None, node_prefix=24, cluster_cidr_v6=None, node_prefix_v6=64,

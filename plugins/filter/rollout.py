@@ -6,10 +6,9 @@ bundle_overlay, node_versions and rollout_plan, the plan of upgrade.yml."""
 
 from __future__ import annotations
 
-import json
-
 from ansible.errors import AnsibleFilterError
-from ansible_collections.multiarch.k8s.plugins.module_utils import _rollout as R
+from ansible_collections.multiarch.k8s.plugins.module_utils import _k8s_nodes as N
+from ansible_collections.multiarch.k8s.plugins.plugin_utils import _rollout as R
 
 
 def _wrap(func):
@@ -28,21 +27,13 @@ def version_skew(target, current=None, apiserver=None, control_plane=None, max_n
     return R.version_skew(current, target, apiserver=apiserver, control_plane=control_plane, max_node_skew=max_node_skew)
 
 
-def node_versions(kubectl_json):
-    """Node name -> kubelet and kube-proxy versions, Ready and schedulable, from ``kubectl get nodes -o json``."""
+def node_versions(nodes):
+    """Node name -> kubelet and kube-proxy versions, Ready and schedulable, from ``kubectl get nodes -o json``
+    or the ``nodes`` that multiarch.k8s.cluster_nodes returns."""
     try:
-        doc = json.loads(kubectl_json) if isinstance(kubectl_json, (str, bytes)) else kubectl_json
-        items = (doc or {}).get("items") or []
-        out = {}
-        for item in items:
-            info = (item.get("status") or {}).get("nodeInfo") or {}
-            ready = [c.get("status") for c in (item.get("status") or {}).get("conditions") or [] if c.get("type") == "Ready"]
-            out[item["metadata"]["name"]] = {
-                "kubelet": info.get("kubeletVersion"), "kube-proxy": info.get("kubeProxyVersion"),
-                "ready": ready == ["True"], "schedulable": not (item.get("spec") or {}).get("unschedulable", False),
-            }
-        return out
-    except (ValueError, TypeError, KeyError, AttributeError) as e:
+        return dict((name, {"kubelet": s["kubelet"], "kube-proxy": s["kube_proxy"], "ready": s["ready"],
+                            "schedulable": s["schedulable"]}) for name, s in N.summaries(nodes).items())
+    except (N.NodesError, TypeError, KeyError, AttributeError) as e:
         raise AnsibleFilterError("node_versions needs the JSON of kubectl get nodes -o json: %s" % e)
 
 

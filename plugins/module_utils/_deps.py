@@ -63,11 +63,3 @@ def require_docker():
     except ImportError:
         raise _missing("docker>=7", "to read images from the Docker engine")
     return docker
-
-
-def require_jmespath():
-    try:
-        import jmespath  # pylint: disable=import-outside-toplevel
-    except ImportError:
-        raise _missing("jmespath", "to query the cluster's nodes for the fleet report")
-    return jmespath

@@ -20,6 +20,7 @@ import sys
 
 from ansible_collections.multiarch.k8s.plugins.module_utils import _platforms as P
 from ansible_collections.multiarch.k8s.plugins.module_utils._elfhdr import ElfError, read_identity
+from ansible_collections.multiarch.k8s.plugins.module_utils._paths import DEFAULT_PREFIX
 
 # ARM Ltd. (implementer 0x41) ARM11 parts: ARMv6 cores whose kernel still prints
 # "CPU architecture: 7" in /proc/cpuinfo.
@@ -35,10 +36,7 @@ ARM_PARTS = dict(ARM11_PARTS, **{
     "0xd08": "Cortex-A72", "0xd09": "Cortex-A73", "0xd0b": "Cortex-A76",
 })
 
-# Level of the ARM architecture a CPU runs (5, 6, 7 or 8) -> 32-bit platform it takes.
-_ARM_LEVEL_PLATFORM = {5: "linux/arm/v5", 6: "linux/arm/v6", 7: "linux/arm/v7", 8: "linux/arm/v7"}
-_UNAME_ARM_LEVEL = {"armv5l": 5, "armv5tel": 5, "armv5tejl": 5, "armv6l": 6, "armv7l": 7,
-                    "armv8l": 8, "aarch64": 8, "arm64": 8}
+_UNAME_ARM_LEVEL = P.UNAME_ARM_LEVEL
 
 _MAX_SYMLINKS = 40
 _MAX_TEXT = 1 << 20
@@ -177,10 +175,6 @@ def parse_cpuinfo(text):
     return info
 
 
-_CPU_KIND_BY_ELF = {P.EM_X86_64: "x86", P.EM_386: "x86", P.EM_ARM: "arm", P.EM_AARCH64: "arm",
-                    P.EM_PPC64: "ppc", P.EM_S390: "s390", P.EM_RISCV: "riscv"}
-
-
 def _userland(view):
     """ELF identity of the userland: /bin/sh, else (live host only) the running Python."""
     tried = []
@@ -289,7 +283,7 @@ def detect_platform(view, cpu):
                 "kernel_machine": kmachine, "userland_arm_cpu_arch": None, "cpu_emulated": False}
     confidence = "high"
     notes = []
-    userland_kind = _CPU_KIND_BY_ELF.get(ident.machine)
+    userland_kind = P.cpu_family_by_elf(ident.machine)
     if cpu["kind"] is None:
         confidence = "medium"
         notes.append("/proc/cpuinfo unreadable or not understood")
@@ -339,16 +333,12 @@ def detect_platform(view, cpu):
         if level is None:
             raise DetectError("cannot tell which ARM variant this CPU runs: /proc/cpuinfo does not "
                               "describe an ARM CPU and the kernel machine is %r" % (kmachine,))
-        platform = P.by_oci(_ARM_LEVEL_PLATFORM[level])
+        platform = P.arm32_for_level(level)
         reason = "kernel %s, userland %s (32-bit), CPU: %s -> %s" % (
             kmachine or "unknown", debian_arch, level_reason, platform.oci)
     if notes:
         reason += " [%s]" % "; ".join(notes)
     return platform, reason, confidence, evidence
-
-
-# 32-bit and 64-bit members of one CPU family
-_KIN = {P.EM_ARM: "arm", P.EM_AARCH64: "arm", P.EM_386: "x86", P.EM_X86_64: "x86"}
 
 
 def apply_pin(detected, pin, force, evidence):
@@ -361,7 +351,7 @@ def apply_pin(detected, pin, force, evidence):
         return pinned, None
     problem = None
     if pinned.family != detected.family:
-        if pinned.elf_class != detected.elf_class and _KIN.get(pinned.elf_machine) == _KIN.get(detected.elf_machine):
+        if pinned.elf_class != detected.elf_class and pinned.cpu_family == detected.cpu_family:
             problem = ("%s pins %d-bit binaries but the userland of this host is %d-bit %s; they would "
                        "not match its container runtime" % (pinned.oci, pinned.elf_class,
                                                             detected.elf_class, evidence["userland_arch"]))
@@ -382,7 +372,7 @@ def apply_pin(detected, pin, force, evidence):
                            "platform forced to %s against the evidence: %s" % (pinned.oci, problem))
 
 
-def gather(root="/", install_dir="/opt/multiarch-k8s", min_free_mb=300, pin=None, force=False):
+def gather(root="/", install_dir=DEFAULT_PREFIX, min_free_mb=300, pin=None, force=False):
     """All facts of one host; raises DetectError when the platform cannot be decided."""
     view = HostView(root)
     cpu_text = view.read_text("proc/cpuinfo")

@@ -46,13 +46,17 @@ ARM_CPU_ARCH_NAMES = {
 }
 
 
+_CPU_FAMILY = {"amd64": "x86", "386": "x86", "arm64": "arm", "arm": "arm", "ppc64le": "ppc", "s390x": "s390",
+               "riscv64": "riscv"}
+
+
 class Platform(object):
     """One row of the table. Instances are immutable and compared by OCI name."""
 
     __slots__ = (
         "os", "architecture", "variant", "goarch", "goarm", "debian_arch",
         "uname_machines", "elf_machine", "elf_class", "elf_data", "qemu_user",
-        "qemu_cpu", "arm_cpu_arch_allowed", "rank", "zig_target",
+        "qemu_cpu", "arm_cpu_arch_allowed", "rank", "zig_target", "cpu_family",
     )
 
     def __init__(self, architecture, variant, goarch, goarm, debian_arch, uname_machines,
@@ -73,6 +77,8 @@ class Platform(object):
         self.arm_cpu_arch_allowed = frozenset(arm_cpu_arch_allowed or ())
         self.rank = rank
         self.zig_target = zig_target  # C cross-compilation (static, musl): "target[ -mcpu=...]"
+        # the kind of CPU (32-bit and 64-bit members of one family share it): x86, arm, ppc, s390, riscv
+        self.cpu_family = _CPU_FAMILY.get(goarch, goarch)
 
     @property
     def oci(self):
@@ -152,6 +158,11 @@ PLATFORMS = (
 )
 
 _BY_OCI = dict((p.oci, p) for p in PLATFORMS)
+
+# The ARM architecture level (5 to 8) of a CPU by what its kernel reports in ``uname -m``; an ARMv8 CPU in 32-bit
+# mode says armv8l.
+UNAME_ARM_LEVEL = {"armv5l": 5, "armv5tel": 5, "armv5tejl": 5, "armv6l": 6, "armv7l": 7, "armv8l": 8,
+                   "aarch64": 8, "arm64": 8}
 
 # Debian architecture names of a userland, by ELF identity. ARM is split by float ABI below.
 _DEBIAN_BY_ELF = {
@@ -279,6 +290,22 @@ def arm_variant_allows(platform, cpu_arch_tag):
     if platform.elf_machine != EM_ARM:
         return False
     return cpu_arch_tag in platform.arm_cpu_arch_allowed
+
+
+def cpu_family_by_elf(machine):
+    """``x86``, ``arm``, ... for an ELF e_machine, or None."""
+    for p in PLATFORMS:
+        if p.elf_machine == machine:
+            return p.cpu_family
+    return None
+
+
+def arm32_for_level(level):
+    """The 32-bit ARM platform a CPU of ARM architecture ``level`` (5 to 8) takes: the highest variant it runs."""
+    found = [p for p in PLATFORMS if p.elf_machine == EM_ARM and p.rank <= min(level, 7)]
+    if not found:
+        raise PlatformError("no 32-bit ARM platform of this collection runs on an ARMv%s CPU" % level)
+    return max(found, key=lambda p: p.rank)
 
 
 def arm_variant_for_cpu_arch(cpu_arch_tag):

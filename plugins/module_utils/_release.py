@@ -409,7 +409,7 @@ def _remove_release(prefix, name):
     shutil.rmtree(doomed, ignore_errors=True)
 
 
-def stage(prefix, bundle_id, files, uploads, smoke_args, smoke_timeout, check_mode=False, fetch=None):
+def stage(prefix, bundle_id, files, uploads, smoke_args, smoke_timeout, check_mode=False, fetch=None, origin=None):
     """Make ``releases/<bundle_id>`` hold ``files`` ([{name, sha256, size}]), smoke-tested.
 
     ``uploads`` maps sha256 -> a gzip file on this node (sent by the controller); in pull mode
@@ -474,7 +474,7 @@ def stage(prefix, bundle_id, files, uploads, smoke_args, smoke_timeout, check_mo
             if not ok:
                 raise ReleaseError("smoke test failed, nothing switched: %s" % line)
             actions.append("smoke-tested %s: %s" % (name, line[:80]))
-        record = {"id": bundle_id, "created": _now(), "files": dict(
+        record = {"id": bundle_id, "created": _now(), "origin": origin or {}, "files": dict(
             (f["name"], dict({"sha256": f["sha256"], "size": f.get("size")}, **({"version": f["version"]} if f.get("version") else {})))
             for f in files)}
         tmp = os.path.join(release_dir, RELEASE_FILE + ".tmp")

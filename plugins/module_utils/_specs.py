@@ -8,6 +8,8 @@ Standard library only: module files import it for ansible-test's validate-module
 
 from __future__ import annotations
 
+from ansible_collections.multiarch.k8s.plugins.module_utils import _components as C
+
 HOLDER_PULL_SPEC = dict(
     src=dict(type="str", required=True),
     platforms=dict(type="list", elements="str", required=True),
@@ -29,11 +31,7 @@ HOLDER_BUILD_SPEC = dict(
     source=dict(type="str", required=True),
     platforms=dict(type="list", elements="str", required=True),
     dest=dict(type="str", required=True),
-    components=dict(type="list", elements="str", choices=["kubelet", "kube-proxy", "kubeadm", "kubectl",
-                                                          "kube-apiserver", "kube-controller-manager",
-                                                          "kube-scheduler", "pause", "bridge", "host-local", "loopback",
-                                                          "portmap", "ptp", "bandwidth", "firewall", "tuning",
-                                                          "etcd", "etcdctl"]),
+    components=dict(type="list", elements="str", choices=list(C.NAMES)),
     platform_components=dict(type="dict", default={}),
     version=dict(type="str"),
     debian_patches=dict(type="bool", default=False),
@@ -53,6 +51,7 @@ FLEET_REPORT_SPEC = dict(
     hosts=dict(type="list", elements="str", required=True),
     facts_var=dict(type="str", default="multiarch_k8s"),
     release_var=dict(type="str"),
+    outcome_var=dict(type="str"),
     health_var=dict(type="str"),
     bundles=dict(type="dict"),
     nodes=dict(type="raw"),

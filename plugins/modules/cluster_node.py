@@ -20,7 +20,8 @@ description:
     the remaining pods are deleted without regard to their budgets.
   - V(uncordoned) makes the Node schedulable again only if the annotation says this collection cordoned it, and
     removes the annotation. A Node someone else cordoned stays cordoned (reported in RV(msg)).
-  - V(ready) waits until the Node is Ready and, with O(version), reports that kubelet version.
+  - V(ready) waits until the Node is Ready and, with O(version), reports that kubelet version. A Node not
+    registered yet (or an API server that does not answer) is waited for too, within O(timeout).
   - Because the annotation is on the Node, a rerun after a controller died mid-upgrade knows which cordons are
     its own, and nothing stays cordoned silently.
   - The module itself uses the Python standard library only.
@@ -125,6 +126,10 @@ kubelet_version:
   description: The kubelet version the Node reports.
   returned: success
   type: str
+annotations:
+  description: The Node's annotations.
+  returned: with O(state=ready)
+  type: dict
 output:
   description: What kubectl said (the drain's list of evicted pods, or why it stopped).
   returned: always
@@ -136,13 +141,15 @@ msg:
   type: str
 """
 
-import json
 import subprocess
 import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-ANNOTATION = "multiarch.k8s/cordoned-by"
+from ansible_collections.multiarch.k8s.plugins.module_utils import _k8s_nodes
+from ansible_collections.multiarch.k8s.plugins.module_utils._paths import DEFAULT_ADMIN_KUBECONFIG, DEFAULT_BIN_DIR
+
+ANNOTATION = _k8s_nodes.CORDONED_BY
 
 
 class Kubectl(object):
@@ -167,23 +174,20 @@ class Kubectl(object):
                                   output=self.output)
         return rc, out
 
-    def node(self, name):
-        rc, out = self.run(["get", "node", name, "-o", "json", "--request-timeout=20s"], check=False)
+    def node(self, name, fail=True):
+        """The Node object; with ``fail=False`` (None, why) when it cannot be read (not registered yet)."""
+        rc, doc, err = _k8s_nodes.read(self.base[0], self.base[2], name=name, timeout=20)
         if rc != 0:
-            self.module.fail_json(msg="Node %s cannot be read from the API server: %s" % (name, out.strip()[-300:]),
-                                  output=self.output)
-        return json.loads(out)
+            if not fail:
+                return None, err
+            self.module.fail_json(msg="Node %s cannot be read from the API server: %s" % (name, err), output=self.output)
+        return (doc, "") if not fail else doc
 
 
 def summary(node):
-    status = node.get("status") or {}
-    ready = [c.get("status") for c in status.get("conditions") or [] if c.get("type") == "Ready"] == ["True"]
-    return {
-        "schedulable": not (node.get("spec") or {}).get("unschedulable", False),
-        "cordoned_by": ((node.get("metadata") or {}).get("annotations") or {}).get(ANNOTATION),
-        "ready": ready,
-        "kubelet_version": (status.get("nodeInfo") or {}).get("kubeletVersion"),
-    }
+    s = _k8s_nodes.summary(node)
+    return {"schedulable": s["schedulable"], "cordoned_by": s["cordoned_by"], "ready": s["ready"],
+            "kubelet_version": s["kubelet"], "annotations": (node.get("metadata") or {}).get("annotations") or {}}
 
 
 def drained(k, p, check_mode):
@@ -238,10 +242,15 @@ def ready(k, p, clock=time.monotonic, sleep=time.sleep):
     name = p["name"]
     deadline = clock() + p["timeout"]
     while True:
-        s = summary(k.node(name))
-        if s["ready"] and (not p["version"] or s["kubelet_version"] == p["version"]):
-            return dict(changed=False, msg="%s is Ready with kubelet %s" % (name, s["kubelet_version"]), **s)
+        doc, err = k.node(name, fail=False)
+        if doc is not None:
+            s = summary(doc)
+            if s["ready"] and (not p["version"] or s["kubelet_version"] == p["version"]):
+                return dict(changed=False, msg="%s is Ready with kubelet %s" % (name, s["kubelet_version"]), **s)
         if clock() >= deadline:
+            if doc is None:  # never registered, or the API server stopped answering
+                return dict(failed=True, changed=False, ready=False,
+                            msg="%s is not Ready after %ds: the Node cannot be read: %s" % (name, p["timeout"], err))
             return dict(failed=True, changed=False,
                         msg="%s is not Ready%s after %ds: Ready=%s, kubelet %s" % (
                             name, " with kubelet %s" % p["version"] if p["version"] else "", p["timeout"], s["ready"],
@@ -255,8 +264,8 @@ def main():
             name=dict(type="str", required=True),
             state=dict(type="str", choices=["drained", "uncordoned", "ready"], required=True),
             owner=dict(type="str", default="multiarch.k8s"),
-            kubectl=dict(type="path", default="/usr/local/bin/kubectl"),
-            kubeconfig=dict(type="path", default="/etc/kubernetes/admin.conf"),
+            kubectl=dict(type="path", default=DEFAULT_BIN_DIR + "/kubectl"),
+            kubeconfig=dict(type="path", default=DEFAULT_ADMIN_KUBECONFIG),
             timeout=dict(type="int", default=300),
             grace_period=dict(type="int", default=-1),
             force_unmanaged=dict(type="bool", default=False),

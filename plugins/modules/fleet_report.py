@@ -15,7 +15,7 @@ description:
     C(kernel aarch64, userland armhf -> linux/arm/v7)), the board model, CPU and memory, the current release
     and the previous one, and the versions of the binaries and the holder image (source and manifest digest)
     they came from. It adds the state of containerd, the kubelet and kube-proxy, and whether the Node is
-    C(Ready) with which kubelet version (queried with jmespath). Last come the preflight findings, or the
+    C(Ready) with which kubelet version. Last come the preflight findings, or the
     error that stopped the host.
   - Returns a readable table (RV(table)) and writes the records as JSON to O(dest) for machines.
   - Runs on the controller (an action plugin) from the play's host variables; it contacts no host.
@@ -33,16 +33,30 @@ options:
     type: str
     default: multiarch_k8s
   release_var:
-    description: Host variable holding the registered result of M(multiarch.k8s.node_release).
+    description:
+      - Host variable holding the release a host runs. Either the registered result of
+        M(multiarch.k8s.node_release), or a mapping with C(current), C(previous) and C(record), the parsed
+        C(.release.json) of the current release, which names the image it came from (C(origin)) and the versions
+        of its files (what the collection's report playbook reads on each host).
+    type: str
+  outcome_var:
+    description:
+      - Host variable holding the registered result of the run's install (M(multiarch.k8s.node_release)), read for
+        a host that has no O(release_var) value. Such a host failed or stopped answering before the report, and
+        its error is reported.
     type: str
   health_var:
     description: Host variable holding the registered result of C(systemctl is-active containerd kubelet kube-proxy).
     type: str
   bundles:
-    description: The RV(multiarch.k8s.holder_pull#module:bundles) of the run, for versions and image digests.
+    description:
+      - The RV(multiarch.k8s.holder_pull#module:bundles) of the run, for versions and image digests of a release whose
+        record does not name its image (made by an older version of the collection).
     type: dict
   nodes:
-    description: The output of C(kubectl get nodes -o json) (text or parsed).
+    description:
+      - The RV(multiarch.k8s.cluster_nodes#module:nodes) of the cluster; the output of C(kubectl get nodes -o json)
+        (text or parsed) is accepted too.
     type: raw
   dest:
     description: Where to write the JSON report (written whole, then renamed into place).
@@ -66,7 +80,7 @@ EXAMPLES = r"""
     release_var: __release
     health_var: __health
     bundles: "{{ __pulled.bundles }}"
-    nodes: "{{ __nodes.stdout }}"
+    nodes: "{{ __nodes.nodes }}"
     dest: "{{ playbook_dir }}/fleet-report.json"
   run_once: true
   register: report

@@ -229,13 +229,14 @@ ansible_facts:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.multiarch.k8s.plugins.module_utils._node_facts import DetectError, gather
+from ansible_collections.multiarch.k8s.plugins.module_utils._paths import DEFAULT_PREFIX
 
 
 def main():
     module = AnsibleModule(
         argument_spec=dict(
             root=dict(type="path", default="/"),
-            install_dir=dict(type="path", default="/opt/multiarch-k8s"),
+            install_dir=dict(type="path", default=DEFAULT_PREFIX),
             min_free_mb=dict(type="int", default=300),
             platform=dict(type="str"),
             force=dict(type="bool", default=False),

@@ -98,12 +98,14 @@ options:
     default: 3
   uploads:
     description:
-      - Set by the action plugin, not by users. sha256 -> path on the node of a gzip file it sent.
+      - B(Private to the collection; do not set.) The action plugin sets it on its second module run
+        (sha256 -> path on the node of a gzip file it sent). Not part of the public interface.
     type: dict
     default: {}
   inventory_only:
     description:
-      - Set by the action plugin, not by users. Only report what the node holds.
+      - B(Private to the collection; do not set.) The action plugin sets it on its first module run, which
+        only reports what the node holds. Not part of the public interface.
     type: bool
     default: false
 attributes:
@@ -194,22 +196,28 @@ import resource
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.multiarch.k8s.plugins.module_utils import _components
+from ansible_collections.multiarch.k8s.plugins.module_utils._paths import DEFAULT_BIN_DIR, DEFAULT_PREFIX
 from ansible_collections.multiarch.k8s.plugins.module_utils._release import (
     Prefix, RegistryFetcher, ReleaseError, check_id, link_bins, prune, settled, stage, switch,
 )
 
-# smoke tests of binaries that do not answer --version
-DEFAULT_SMOKE = {"pause": ["-v"], "kubectl": ["version", "--client"], "kubeadm": ["version", "-o", "short"],
-                 "bridge": [], "host-local": [], "loopback": [], "portmap": [], "ptp": [], "bandwidth": [],
-                 "firewall": [], "tuning": []}
+# smoke tests of binaries that do not answer --version (the component table)
+DEFAULT_SMOKE = _components.SMOKE
+
+
+def origin_of(bundle):
+    """Where a release came from, kept in its record on the node (the fleet report reads it there)."""
+    return dict((k, bundle.get(k)) for k in ("source", "manifest_digest", "platform", "platform_used")
+                if isinstance(bundle.get(k), str))
 
 
 def main():
     module = AnsibleModule(
         argument_spec=dict(
             bundle=dict(type="dict", required=True),
-            prefix=dict(type="path", default="/opt/multiarch-k8s"),
-            bin_dir=dict(type="path", default="/usr/local/bin"),
+            prefix=dict(type="path", default=DEFAULT_PREFIX),
+            bin_dir=dict(type="path", default=DEFAULT_BIN_DIR),
             switch=dict(type="bool", default=True),
             keep=dict(type="int", default=3),
             smoke_args=dict(type="dict", default={}),
@@ -256,7 +264,8 @@ def main():
                                     username=p["pull_username"], password=p["pull_password"],
                                     timeout=p["pull_timeout"], retries=p["pull_retries"])
         changed, actions, sent, reused = stage(prefix, bundle_id, files, p["uploads"], smoke_args,
-                                               p["smoke_timeout"], check_mode=module.check_mode, fetch=fetch)
+                                               p["smoke_timeout"], check_mode=module.check_mode, fetch=fetch,
+                                               origin=origin_of(p["bundle"]))
         if p["switch"] and current != bundle_id:
             changed = True
             actions.append("%s current: %s -> %s" % ("would switch" if module.check_mode else "switched",

@@ -83,6 +83,7 @@ import errno
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.multiarch.k8s.plugins.module_utils._release import Prefix, ReleaseError, link_bins, switch
+from ansible_collections.multiarch.k8s.plugins.module_utils._paths import DEFAULT_BIN_DIR, DEFAULT_PREFIX
 
 
 def changed_binaries(before, after):
@@ -95,8 +96,8 @@ def main():
     module = AnsibleModule(
         argument_spec=dict(
             release=dict(type="str", required=True),
-            prefix=dict(type="path", default="/opt/multiarch-k8s"),
-            bin_dir=dict(type="path", default="/usr/local/bin"),
+            prefix=dict(type="path", default=DEFAULT_PREFIX),
+            bin_dir=dict(type="path", default=DEFAULT_BIN_DIR),
         ),
         supports_check_mode=True,
     )

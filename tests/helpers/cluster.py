@@ -14,6 +14,7 @@ import sys
 import time
 
 import debs
+import fleet
 from runner import ansible_module, docker, run_playbook, wait_for
 
 CACHE = os.environ.get("MULTIARCH_CACHE", "/var/cache/multiarch-k8s")
@@ -23,9 +24,10 @@ STANDIN_DIR = os.path.join(os.path.dirname(HERE), "fixtures", "standin")
 HOLDER = "docker://127.0.0.1:5000/multiarch-k8s-tests/cluster:v1.20.2"
 PATCHED = "docker://127.0.0.1:5000/multiarch-k8s-tests/cluster:v1.20.2-debian"
 CP = "mk8s-amd64"
-NODES = {"mk8s-amd64": ("linux/amd64", "amd64", "x86_64"), "mk8s-arm64": ("linux/arm64", "arm64", "aarch64"),
-         "mk8s-armhf": ("linux/arm/v7", "armhf", "armv7l"), "mk8s-armel": ("linux/arm/v6", "armel", "armv6l")}
-WORKERS = ["mk8s-arm64", "mk8s-armhf", "mk8s-armel"]
+# the fleet's nodes (tests/fleet/fleet.py has the one list): name -> (platform, its Debian architecture, uname -m)
+NODES = dict((n["name"], (fleet.node_platform(n).oci, fleet.node_platform(n).debian_arch,
+                          fleet.node_platform(n).uname_machines[0])) for n in fleet.NODES)
+WORKERS = [n for n in NODES if n != CP]
 NODE_COMPONENTS = ["kubelet", "kube-proxy", "pause", "bridge", "host-local", "loopback", "portmap"]
 CP_COMPONENTS = ["kubeadm", "kubectl", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd"]
 KUBECTL = ["docker", "exec", CP, "kubectl", "--kubeconfig", "/etc/kubernetes/admin.conf"]
@@ -50,7 +52,10 @@ def inventory(path, hosts, control_plane=(CP,), host_vars=None):
     conn = {"ansible_connection": "community.docker.docker", "ansible_python_interpreter": "/usr/bin/python3",
             # fleet nodes run without CAP_SYS_RESOURCE (see tests/fleet/fleet.py)
             "container_runtime_restrict_oom_score_adj": True,
-            "container_runtime_privileged_without_host_devices": True}
+            "container_runtime_privileged_without_host_devices": True,
+            # an emulated ARM1176 under QEMU, its host's two cores shared with the rest of the run, once took more
+            # than the default 180 s to get its Node Ready (seen 2026-12-07, with a make check running beside it)
+            "kubelet_ready_timeout": 420}
     doc = {"all": {"children": {
         "fleet": {"hosts": dict((h, host_vars.get(h, {})) for h in hosts), "vars": conn},
         "control_plane": {"hosts": dict((h, dict(conn, **host_vars.get(h, {}))) for h in control_plane)}}}}

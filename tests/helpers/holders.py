@@ -19,10 +19,10 @@ import os
 import subprocess
 
 from ansible_collections.multiarch.k8s.plugins.module_utils import _platforms as P
-from ansible_collections.multiarch.k8s.plugins.module_utils._build import sha256_file
-from ansible_collections.multiarch.k8s.plugins.module_utils._elf import inspect
+from ansible_collections.multiarch.k8s.plugins.plugin_utils._build import sha256_file
+from ansible_collections.multiarch.k8s.plugins.plugin_utils._elf import inspect
 from ansible_collections.multiarch.k8s.plugins.module_utils._holder import METADATA
-from ansible_collections.multiarch.k8s.plugins.module_utils._oci_write import LayoutWriter, tar_entry
+from ansible_collections.multiarch.k8s.plugins.plugin_utils._oci_write import LayoutWriter, tar_entry
 
 REGISTRY = os.environ.get("MULTIARCH_REGISTRY", "127.0.0.1:5000")
 K8S = ("kubectl", "etcd")

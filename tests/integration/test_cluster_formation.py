@@ -27,8 +27,8 @@ import cluster as C
 from runner import run_playbook
 
 LATE = "mk8s-armhf"  # joins the running cluster with --limit
-ROUTE_TASKS = {"multiarch.k8s.cni : Write the routes to the other nodes' pod CIDRs and the masquerade rule",
-               "multiarch.k8s.cni : Apply the pod network routes again"}
+ROUTE_TASKS = {"Write the routes to the other nodes' pod CIDRs and the masquerade rule",
+               "Apply the pod network routes again"}
 
 
 @pytest.fixture(scope="module")

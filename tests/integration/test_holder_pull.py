@@ -23,9 +23,9 @@ import tempfile
 import pytest
 import yaml
 
-from ansible_collections.multiarch.k8s.plugins.module_utils._build import sha256_file
-from ansible_collections.multiarch.k8s.plugins.module_utils._oci_write import LayoutWriter, tar_entry
-from ansible_collections.multiarch.k8s.plugins.module_utils._pull import Puller, PullError
+from ansible_collections.multiarch.k8s.plugins.plugin_utils._build import sha256_file
+from ansible_collections.multiarch.k8s.plugins.plugin_utils._oci_write import LayoutWriter, tar_entry
+from ansible_collections.multiarch.k8s.plugins.plugin_utils._pull import Puller, PullError
 from holders import REGISTRY, metadata, push
 from runner import ansible_module, docker
 

@@ -20,14 +20,10 @@ import tempfile
 
 import pytest
 
+import cluster as C
 from runner import ansible_module, docker
 
-EXPECTED = {
-    "mk8s-amd64": ("linux/amd64", "amd64", "x86_64"),
-    "mk8s-arm64": ("linux/arm64", "arm64", "aarch64"),
-    "mk8s-armhf": ("linux/arm/v7", "armhf", "armv7l"),
-    "mk8s-armel": ("linux/arm/v6", "armel", "armv6l"),
-}
+EXPECTED = C.NODES  # name -> (platform, userland's Debian architecture, kernel machine)
 
 
 def adhoc(pattern, module_args="", check=False):

@@ -20,13 +20,14 @@ import time
 
 import pytest
 
+import cluster as C
 from runner import ansible_module, docker, run_playbook, wait_for
 
-NODES = ["mk8s-amd64", "mk8s-arm64", "mk8s-armhf", "mk8s-armel"]
+NODES = list(C.NODES)
 # a prefix and a bin dir of this module's own: the module stands alone beside a cluster on the same fleet
 PREFIX = "/opt/mk8s-release-test"
 BIN_DIR = "/opt/mk8s-release-test-bin"
-INSTALL_TASK = "Install each host's bundle as a staged release and switch to it"
+INSTALL_TASK = "Install the host's release (staged and smoke-tested; switched to unless release_switch is false)"
 
 
 def playbook(extra, check=False):
@@ -109,7 +110,8 @@ FAULT_PREFIX = "/opt/mk8s-fault"
 
 def _record(component, platform):
     from ansible_collections.multiarch.k8s.plugins.module_utils import _platforms as P  # pylint: disable=import-outside-toplevel
-    from ansible_collections.multiarch.k8s.plugins.module_utils._build import Builder, SourceCache  # pylint: disable=import-outside-toplevel
+    from ansible_collections.multiarch.k8s.plugins.plugin_utils._build import Builder  # pylint: disable=import-outside-toplevel
+    from ansible_collections.multiarch.k8s.plugins.plugin_utils._sources import SourceCache  # pylint: disable=import-outside-toplevel
     build_dir = os.path.join(os.environ.get("MULTIARCH_CACHE", "/var/cache/multiarch-k8s"), "build")
     sources = SourceCache(build_dir)
     spec, patches = (("debian:kubernetes", False) if component == "pause"

@@ -89,7 +89,7 @@ def test_a_smoke_test_failing_while_staging_switches_nothing_anywhere(idle_clust
     msg = res.message()
     print(msg)
     assert "smoke test failed, nothing switched: kubelet --version exited 1" in msg and "was built broken" in msg
-    assert not [t for t in res.tasks() if t["task"]["name"].startswith("Cordon and drain")]
+    assert not [t for t in res.tasks() if res.name(t).startswith("Cordon and drain")]
     for node in C.NODES:
         assert (C.current(node), C.releases_on(node)) == before[node], node
         assert C.healthy(node), (node, C.node_state(node))
@@ -115,7 +115,7 @@ def test_a_node_without_room_for_the_new_release_stops_the_upgrade_before_any_sw
         assert res.rc != 0
         msg = res.message()
         print(msg)
-        assert "%s / Stage the target release" % node in msg
+        assert "%s / Install the host's release (staged and smoke-tested; switched" % node in msg
         assert "not enough space at %s/releases: " % C.PREFIX in msg and msg.count("nothing was sent") == 1
         assert C.releases_on(node) == held
         for other in C.NODES:

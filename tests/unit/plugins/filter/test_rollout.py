@@ -12,7 +12,7 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.multiarch.k8s.plugins.filter.rollout import FilterModule, node_versions
-from ansible_collections.multiarch.k8s.plugins.module_utils import _rollout as R
+from ansible_collections.multiarch.k8s.plugins.plugin_utils import _rollout as R
 
 F = FilterModule().filters()
 

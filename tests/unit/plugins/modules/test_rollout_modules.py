@@ -80,5 +80,42 @@ def test_cluster_node_summary():
     node = {"metadata": {"annotations": {cluster_node.ANNOTATION: "multiarch.k8s"}}, "spec": {"unschedulable": True},
             "status": {"nodeInfo": {"kubeletVersion": "v1.20.2"}, "conditions": [{"type": "Ready", "status": "True"}]}}
     assert cluster_node.summary(node) == {"schedulable": False, "cordoned_by": "multiarch.k8s", "ready": True,
-                                          "kubelet_version": "v1.20.2"}
+                                          "kubelet_version": "v1.20.2",
+                                          "annotations": {cluster_node.ANNOTATION: "multiarch.k8s"}}
     assert cluster_node.summary({"metadata": {}, "status": {}})["schedulable"] is True
+
+
+class _Nodes(object):
+    """A kubectl stand-in for cluster_node.ready: answers from a list of (doc or None, error), one per read.
+    (A mock: the unit tests have no API server; the cluster tests run the module against a real one.)"""
+
+    def __init__(self, answers):
+        self.answers = list(answers)
+
+    def node(self, name, fail=True):
+        return self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+
+
+def _ready_node(ready):
+    return {"metadata": {"name": "n"}, "status": {"nodeInfo": {"kubeletVersion": "v1.20.2"},
+                                                  "conditions": [{"type": "Ready", "status": ready}]}}
+
+
+def test_cluster_node_ready_waits_for_a_node_not_registered_yet():
+    clock = iter(range(0, 1000, 3))
+    k = _Nodes([(None, 'nodes "n" not found'), (None, 'nodes "n" not found'), (_ready_node("False"), ""),
+                (_ready_node("True"), "")])
+    res = cluster_node.ready(k, {"name": "n", "timeout": 60, "version": "v1.20.2"}, clock=lambda: next(clock),
+                             sleep=lambda s: None)
+    assert not res.get("failed") and res["ready"] and res["kubelet_version"] == "v1.20.2", res
+
+
+def test_cluster_node_ready_gives_up_with_the_reason():
+    clock = iter(range(0, 1000, 10))
+    res = cluster_node.ready(_Nodes([(None, 'nodes "n" not found')]), {"name": "n", "timeout": 30, "version": None},
+                             clock=lambda: next(clock), sleep=lambda s: None)
+    assert res["failed"] and 'not found' in res["msg"] and "after 30s" in res["msg"]
+    clock = iter(range(0, 1000, 10))
+    res = cluster_node.ready(_Nodes([(_ready_node("True"), "")]), {"name": "n", "timeout": 30, "version": "v1.37.2"},
+                             clock=lambda: next(clock), sleep=lambda s: None)
+    assert res["failed"] and "not Ready with kubelet v1.37.2" in res["msg"] and "kubelet v1.20.2" in res["msg"]

@@ -12,9 +12,11 @@ import hashlib
 import math
 import re
 
+from ansible_collections.multiarch.k8s.plugins.module_utils import _components as C
+
 # components whose version the Kubernetes version skew policy constrains against kube-apiserver
-NODE_COMPONENTS = ("kubelet", "kube-proxy")
-CONTROL_PLANE_COMPONENTS = ("kube-controller-manager", "kube-scheduler")
+NODE_COMPONENTS = C.SKEW_NODE
+CONTROL_PLANE_COMPONENTS = C.SKEW_CONTROL_PLANE
 _VERSION_RE = re.compile(r"v?(\d+)\.(\d+)(?:\.(\d+))?")
 
 

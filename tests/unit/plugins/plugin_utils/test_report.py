@@ -10,7 +10,8 @@ import os
 
 import pytest
 
-from ansible_collections.multiarch.k8s.plugins.module_utils._report import (
+from ansible_collections.multiarch.k8s.plugins.module_utils._k8s_nodes import summaries
+from ansible_collections.multiarch.k8s.plugins.plugin_utils._report import (
     ReportError, bundle_of, host_record, table, write_json)
 
 FACTS = {"platform": "linux/arm/v6", "platform_reason": "cpuinfo ARM1176 (part 0xb76) -> linux/arm/v6",
@@ -23,11 +24,12 @@ HEALTH = {"stdout_lines": ["active", "active", "activating"], "rc": 3}
 
 
 def nodes(ready="True"):
-    return {"items": [{"metadata": {"name": "pi-zero", "labels": {"multiarch.k8s/platform": "linux-arm-v6"},
-                                    "annotations": {"multiarch.k8s/pod-cidrs": "10.244.0.0/24"}},
-                       "status": {"conditions": [{"type": "MemoryPressure", "status": "False"},
-                                                 {"type": "Ready", "status": ready}],
-                                  "nodeInfo": {"kubeletVersion": "v1.20.2", "kubeProxyVersion": "v1.20.2"}}}]}
+    """What cluster_nodes returns for one Node (summarised by module_utils._k8s_nodes from kubectl's JSON)."""
+    item = {"metadata": {"name": "pi-zero", "labels": {"multiarch.k8s/platform": "linux-arm-v6"},
+                         "annotations": {"multiarch.k8s/pod-cidrs": "10.244.0.0/24"}},
+            "status": {"conditions": [{"type": "MemoryPressure", "status": "False"}, {"type": "Ready", "status": ready}],
+                       "nodeInfo": {"kubeletVersion": "v1.20.2", "kubeProxyVersion": "v1.20.2"}}}
+    return summaries({"items": [item]})
 
 
 def test_record_joins_facts_release_image_services_and_node():

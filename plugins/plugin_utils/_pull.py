@@ -17,8 +17,8 @@ import re
 import time
 
 from ansible_collections.multiarch.k8s.plugins.module_utils import _platforms as P
-from ansible_collections.multiarch.k8s.plugins.module_utils._cache import Cache, CacheError, LockFile
-from ansible_collections.multiarch.k8s.plugins.module_utils._elf import NotElf, describe, inspect, problems
+from ansible_collections.multiarch.k8s.plugins.plugin_utils._cache import Cache, CacheError, LockFile
+from ansible_collections.multiarch.k8s.plugins.plugin_utils._elf import NotElf, describe, inspect, problems
 from ansible_collections.multiarch.k8s.plugins.module_utils._holder import (
     FOLDERS, Extraction, HolderError, binaries, read_metadata,
 )
@@ -100,7 +100,7 @@ class Puller(object):
             return RegistrySource(self.ref, **self.options)
         if self.ref.transport == "oci":
             return LayoutSource(self.ref)
-        from ansible_collections.multiarch.k8s.plugins.module_utils._docker_source import (  # pylint: disable=import-outside-toplevel
+        from ansible_collections.multiarch.k8s.plugins.plugin_utils._docker_source import (  # pylint: disable=import-outside-toplevel
             DaemonSource,
         )
         return DaemonSource(self.ref, tmpdir)

@@ -17,7 +17,7 @@ import os
 from ansible_collections.multiarch.k8s.plugins.module_utils._deps import require_docker
 from ansible_collections.multiarch.k8s.plugins.module_utils._holder import METADATA, METADATA_SCHEMA
 from ansible_collections.multiarch.k8s.plugins.module_utils._oci import REF_NAME
-from ansible_collections.multiarch.k8s.plugins.module_utils._oci_write import LayoutWriter, tar_entry, write_tar
+from ansible_collections.multiarch.k8s.plugins.plugin_utils._oci_write import LayoutWriter, tar_entry, write_tar
 
 # the fields of a build record that describe the binary (not where or how fast it was built)
 _META_FIELDS = ("sha256", "size", "version", "goarch", "goarm", "static", "stripped", "origin", "source", "go")

@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The fleet report: one record per host from what a site.yml run learned, as JSON and as a table.
 
-Controller side (jmespath for the queries over the cluster's Node list).
+Controller side. The cluster's Nodes come summarised by module_utils._k8s_nodes (the cluster_nodes module).
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import os
 import re
 import tempfile
 
-from ansible_collections.multiarch.k8s.plugins.module_utils._deps import require_jmespath
 
 SERVICES = ("containerd", "kubelet", "kube-proxy")
 
@@ -23,17 +22,12 @@ class ReportError(Exception):
 
 
 def _node(nodes, name):
-    jmespath = require_jmespath()
-    item = jmespath.search("items[?metadata.name=='%s'] | [0]" % name.replace("'", ""), nodes or {"items": []})
-    if not item:
+    """The report's view of one Node, from the {name: summary} of module_utils._k8s_nodes (or None)."""
+    s = (nodes or {}).get(name)
+    if not s:
         return None
-    return {
-        "ready": jmespath.search("status.conditions[?type=='Ready'].status | [0]", item) == "True",
-        "kubelet": jmespath.search("status.nodeInfo.kubeletVersion", item),
-        "kube_proxy": jmespath.search("status.nodeInfo.kubeProxyVersion", item),
-        "label": jmespath.search("metadata.labels.\"multiarch.k8s/platform\"", item),
-        "pod_cidrs": jmespath.search("metadata.annotations.\"multiarch.k8s/pod-cidrs\"", item),
-    }
+    return {"ready": s["ready"], "kubelet": s["kubelet"], "kube_proxy": s["kube_proxy"], "label": s["platform"],
+            "pod_cidrs": ",".join((s["pod_cidrs"] or {}).values()) or None}
 
 
 def _health(raw):
@@ -52,6 +46,18 @@ def bundle_of(release, bundle):
         return bundle
     bid = bundle.get("bundle_id") or ""
     return bundle if current == bid or current.startswith(bid + ".on.") else None
+
+
+def bundle_from_record(release):
+    """The image and versions of the release a host runs, from its record on the node (``.release.json`` of
+    current, in ``release["record"]``), or None when the record does not name its image."""
+    rec = (release or {}).get("record") if isinstance(release, dict) else None
+    origin = (rec or {}).get("origin") if isinstance(rec, dict) else None
+    if not origin or not origin.get("manifest_digest") or rec.get("id") != release.get("current"):
+        return None
+    files = [{"name": n, "version": (m or {}).get("version")} for n, m in sorted((rec.get("files") or {}).items())]
+    return {"bundle_id": rec["id"], "source": origin.get("source"), "manifest_digest": origin["manifest_digest"],
+            "files": files}
 
 
 def host_record(name, facts, release, bundle, health, nodes):

@@ -18,8 +18,8 @@ import time
 
 import pytest
 
-from ansible_collections.multiarch.k8s.plugins.module_utils._oci_write import LayoutWriter, tar_entry
-from ansible_collections.multiarch.k8s.plugins.module_utils._pull import Puller, PullError
+from ansible_collections.multiarch.k8s.plugins.plugin_utils._oci_write import LayoutWriter, tar_entry
+from ansible_collections.multiarch.k8s.plugins.plugin_utils._pull import Puller, PullError
 from fault_registry import FaultRegistry
 from holders import metadata
 

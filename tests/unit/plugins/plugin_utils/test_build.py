@@ -9,7 +9,8 @@ import os
 
 import pytest
 
-from ansible_collections.multiarch.k8s.plugins.module_utils import _build as B
+from ansible_collections.multiarch.k8s.plugins.plugin_utils import _build as B
+from ansible_collections.multiarch.k8s.plugins.plugin_utils import _sources as S
 from ansible_collections.multiarch.k8s.plugins.module_utils import _platforms as P
 
 
@@ -20,7 +21,7 @@ from ansible_collections.multiarch.k8s.plugins.module_utils import _platforms as
     ("1:1.35.0-4+deb12u1", "1.35.0"),
 ])
 def test_upstream_version(debian, upstream):
-    assert B._upstream_version(debian) == upstream  # pylint: disable=protected-access
+    assert S._upstream_version(debian) == upstream  # pylint: disable=protected-access
 
 
 @pytest.mark.parametrize("name, version", [
@@ -28,7 +29,7 @@ def test_upstream_version(debian, upstream):
     ("golang-github-containernetworking-plugins-1.1.1", "v1.1.1"), ("src", None),
 ])
 def test_tree_version(tmp_path, name, version):
-    assert B._tree_version(str(tmp_path / name)) == version  # pylint: disable=protected-access
+    assert S._tree_version(str(tmp_path / name)) == version  # pylint: disable=protected-access
 
 
 def _tree(root, module=None, kube=False):
@@ -42,14 +43,14 @@ def _tree(root, module=None, kube=False):
 
 
 def test_module_detection(tmp_path):
-    assert B._module_of(_tree(str(tmp_path / "a"), module=B.CNI)) == B.CNI  # pylint: disable=protected-access
-    assert B._module_of(_tree(str(tmp_path / "b"), kube=True)) == B.K8S  # pylint: disable=protected-access
-    assert B._module_of(_tree(str(tmp_path / "c"))) is None  # pylint: disable=protected-access
+    assert S._module_of(_tree(str(tmp_path / "a"), module=B.CNI)) == B.CNI  # pylint: disable=protected-access
+    assert S._module_of(_tree(str(tmp_path / "b"), kube=True)) == B.K8S  # pylint: disable=protected-access
+    assert S._module_of(_tree(str(tmp_path / "c"))) is None  # pylint: disable=protected-access
 
 
 def test_kubernetes_ldflags_stamp_the_version_reproducibly(tmp_path):
     tree = _tree(str(tmp_path / "kubernetes-1.20.2"), kube=True)
-    src = B.SourceCache(str(tmp_path / "cache")).prepare(tree)
+    src = S.SourceCache(str(tmp_path / "cache")).prepare(tree)
     flags = B.Builder(str(tmp_path / "b"), src).ldflags()
     assert flags.startswith("-s -w -buildid= ")
     for pkg in ("component-base/version", "client-go/pkg/version"):
@@ -60,7 +61,7 @@ def test_kubernetes_ldflags_stamp_the_version_reproducibly(tmp_path):
 
 def test_cache_key_covers_platform_component_and_strategy(tmp_path):
     tree = _tree(str(tmp_path / "kubernetes-1.20.2"), kube=True)
-    src = B.SourceCache(str(tmp_path / "cache")).prepare(tree)
+    src = S.SourceCache(str(tmp_path / "cache")).prepare(tree)
     cross = B.Builder(str(tmp_path / "b"), src)
     native = B.Builder(str(tmp_path / "b"), src, strategy="qemu")
     v6, v7 = P.by_oci("linux/arm/v6"), P.by_oci("linux/arm/v7")
@@ -77,19 +78,19 @@ def test_cache_key_covers_platform_component_and_strategy(tmp_path):
 ])
 def test_bad_sources(tmp_path, spec, message):
     with pytest.raises(B.BuildError, match=message):
-        B.SourceCache(str(tmp_path)).prepare(spec)
+        S.SourceCache(str(tmp_path)).prepare(spec)
 
 
 def test_component_from_another_module_is_refused(tmp_path):
     tree = _tree(str(tmp_path / "kubernetes-1.20.2"), kube=True)
-    src = B.SourceCache(str(tmp_path / "cache")).prepare(tree)
+    src = S.SourceCache(str(tmp_path / "cache")).prepare(tree)
     with pytest.raises(B.BuildError, match="bridge is built from github.com/containernetworking/plugins"):
         B.Builder(str(tmp_path / "b"), src).lookup("bridge", P.by_oci("linux/arm/v6"))
 
 
 def test_unknown_strategy(tmp_path):
     tree = _tree(str(tmp_path / "kubernetes-1.20.2"), kube=True)
-    src = B.SourceCache(str(tmp_path / "cache")).prepare(tree)
+    src = S.SourceCache(str(tmp_path / "cache")).prepare(tree)
     with pytest.raises(B.BuildError, match="strategy must be cross or qemu"):
         B.Builder(str(tmp_path / "b"), src, strategy="buildx")
 
@@ -101,15 +102,15 @@ def test_every_platform_has_a_c_cross_target():
 
 def test_directory_source_key_follows_its_files(tmp_path):
     tree = _tree(str(tmp_path / "kubernetes-1.20.2"), kube=True)
-    before = B._tree_key(tree)  # pylint: disable=protected-access
+    before = S._tree_key(tree)  # pylint: disable=protected-access
     with open(os.path.join(tree, "cmd", "kube-proxy", "main.go"), "w") as f:
         f.write("package main\n")
-    assert B._tree_key(tree) != before  # pylint: disable=protected-access
+    assert S._tree_key(tree) != before  # pylint: disable=protected-access
 
 
 def test_stand_in_source_builds_kubernetes_names_from_its_own_package():
     fixture = os.path.join(os.path.dirname(__file__), "..", "..", "..", "fixtures", "standin")
-    assert B._module_of(fixture) == B.STANDIN  # pylint: disable=protected-access
+    assert S._module_of(fixture) == B.STANDIN  # pylint: disable=protected-access
 
 
 @pytest.mark.parametrize("extra, message", [
@@ -119,7 +120,7 @@ def test_stand_in_source_builds_kubernetes_names_from_its_own_package():
     ({"nonsense": ["kubeadm"]}, "platforms:"),
 ])
 def test_platform_components_are_checked_before_any_build(tmp_path, extra, message):
-    from ansible_collections.multiarch.k8s.plugins.module_utils import _holder_build as HB
+    from ansible_collections.multiarch.k8s.plugins.plugin_utils import _holder_build as HB
     with pytest.raises(B.BuildError, match=message):
         HB.run(str(tmp_path / "no-source-needed"), ["linux/amd64", "linux/arm/v6"], "oci:%s:v1" % (tmp_path / "o"),
                components=["kubelet"], platform_components=extra, build_dir=str(tmp_path / "b"))
@@ -129,7 +130,7 @@ def test_gopath_builds_use_debians_go_when_installed(tmp_path, monkeypatch):
     """A newer Go first on PATH must not change the binaries of the Debian sources: Debian's toolchain is
     taken when it is there, the one on PATH only when it is not, and a caller's choice always."""
     tree = _tree(str(tmp_path / "kubernetes-1.20.2"), kube=True)
-    src = B.SourceCache(str(tmp_path / "cache")).prepare(tree)
+    src = S.SourceCache(str(tmp_path / "cache")).prepare(tree)
     debian_go = tmp_path / "debian-go"
     debian_go.write_text("#!/bin/sh\n")
     debian_go.chmod(0o755)
