@@ -19,7 +19,7 @@ import tempfile
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
-from ansible_collections.multiarch.k8s.plugins.module_utils._deps import gzip_writer
+from ansible_collections.multiarch.k8s.plugins.module_utils._gzip import gzip_writer
 from ansible_collections.multiarch.k8s.plugins.module_utils._paths import DEFAULT_PREFIX
 
 display = Display()

@@ -24,7 +24,7 @@ import stat
 import tarfile
 import tempfile
 
-from ansible_collections.multiarch.k8s.plugins.module_utils._deps import gzip_reader
+from ansible_collections.multiarch.k8s.plugins.module_utils._gzip import gzip_reader
 
 FOLDERS = ("k8s-bins", "cni-plugin-bins")
 METADATA = "multiarch-k8s/holder.json"

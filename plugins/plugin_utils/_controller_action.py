@@ -13,7 +13,7 @@ from __future__ import annotations
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
-from ansible_collections.multiarch.k8s.plugins.module_utils._deps import MissingDependency
+from ansible_collections.multiarch.k8s.plugins.plugin_utils._deps import MissingDependency
 
 display = Display()
 

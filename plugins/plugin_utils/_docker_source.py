@@ -16,7 +16,7 @@ import json
 import os
 import tarfile
 
-from ansible_collections.multiarch.k8s.plugins.module_utils._deps import require_docker
+from ansible_collections.multiarch.k8s.plugins.plugin_utils._deps import require_docker
 from ansible_collections.multiarch.k8s.plugins.module_utils._oci import ImageError
 from ansible_collections.multiarch.k8s.plugins.module_utils._registry import MT_OCI_MANIFEST
 

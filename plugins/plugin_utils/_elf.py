@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 
 from ansible_collections.multiarch.k8s.plugins.module_utils import _platforms as P
-from ansible_collections.multiarch.k8s.plugins.module_utils._deps import require_elftools
+from ansible_collections.multiarch.k8s.plugins.plugin_utils._deps import require_elftools
 
 _GO_BUILDINFO_MAGIC = b"\xff Go buildinf:"
 _MACHINES = {"EM_386": P.EM_386, "EM_PPC64": P.EM_PPC64, "EM_S390": P.EM_S390, "EM_ARM": P.EM_ARM,

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 
-from ansible_collections.multiarch.k8s.plugins.module_utils._deps import require_docker
+from ansible_collections.multiarch.k8s.plugins.plugin_utils._deps import require_docker
 from ansible_collections.multiarch.k8s.plugins.module_utils._holder import METADATA, METADATA_SCHEMA
 from ansible_collections.multiarch.k8s.plugins.module_utils._oci import REF_NAME
 from ansible_collections.multiarch.k8s.plugins.plugin_utils._oci_write import LayoutWriter, tar_entry, write_tar

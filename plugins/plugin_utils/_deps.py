@@ -3,6 +3,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The one place where controller-only third-party imports are guarded. Private to the collection.
 
+Controller-side.
+
 Each ``require_*`` returns what the caller needs or raises MissingDependency with the message
 ansible users know (the package, the pip hint and the interpreter that lacks it).
 """
@@ -31,29 +33,6 @@ def require_elftools():
     except ImportError:
         raise _missing("pyelftools>=0.29", "to verify binaries")
     return types.SimpleNamespace(ELFFile=ELFFile, ELFError=ELFError)
-
-
-def gzip_reader():
-    """Fastest gzip reader available and the exceptions it raises on bad data: ISA-L's (``isal``)
-    when installed, else the standard library's."""
-    import zlib  # pylint: disable=import-outside-toplevel
-    try:
-        from isal import igzip, isal_zlib  # pylint: disable=import-outside-toplevel
-        return igzip.IGzipFile, (isal_zlib.error, zlib.error)
-    except ImportError:
-        import gzip  # pylint: disable=import-outside-toplevel
-        return gzip.GzipFile, (zlib.error,)
-
-
-def gzip_writer(fileobj):
-    """A gzip stream writing into ``fileobj``: ISA-L's at its best ratio when installed (several times
-    faster), else the standard library's at level 6. No name or time in the header."""
-    try:
-        from isal import igzip  # pylint: disable=import-outside-toplevel
-        return igzip.IGzipFile(fileobj=fileobj, mode="wb", compresslevel=3, mtime=0)
-    except ImportError:
-        import gzip  # pylint: disable=import-outside-toplevel
-        return gzip.GzipFile(filename="", fileobj=fileobj, mode="wb", compresslevel=6, mtime=0)
 
 
 def require_docker():
