@@ -22,12 +22,14 @@ CNI_FOLDER = "cni-plugin-bins"
 
 
 class Component(object):
-    __slots__ = ("name", "module", "package", "folder", "runs_on", "smoke", "skew")
+    __slots__ = ("name", "module", "package", "folder", "runs_on", "smoke", "skew", "program")
 
-    def __init__(self, name, module, package, folder, runs_on, smoke=("--version",), skew=None):
+    def __init__(self, name, module, package, folder, runs_on, smoke=("--version",), skew=None, program=None):
         self.name = name
-        self.module = module        # Go module it is built from
-        self.package = package      # package directory in that module
+        self.module = module        # Go module it is built from (its source tree)
+        self.package = package      # package directory in that tree
+        # its import path in a module-mode build (gomod/): the package of the published module(s)
+        self.program = program or (module if package == "." else "%s/%s" % (module, package))
         self.folder = folder        # folder of the holder image
         self.runs_on = runs_on      # "node" (every node), "control_plane", or "tool" (both, never a service)
         self.smoke = list(smoke)    # arguments of the smoke test on the node (exit 0 expected)
@@ -61,8 +63,10 @@ TABLE = (
     _cni("bandwidth", "plugins/meta/bandwidth"),
     _cni("firewall", "plugins/meta/firewall"),
     _cni("tuning", "plugins/meta/tuning"),
-    Component("etcd", ETCD, ".", K8S_FOLDER, "control_plane"),
-    Component("etcdctl", ETCD, "etcdctl", K8S_FOLDER, "control_plane"),
+    # etcd's published modules: the etcd program is the server module's main package
+    Component("etcd", ETCD, ".", K8S_FOLDER, "control_plane", program="go.etcd.io/etcd/server/v3"),
+    Component("etcdctl", ETCD, "etcdctl", K8S_FOLDER, "control_plane", program="go.etcd.io/etcd/etcdctl/v3"),
+    Component("etcdutl", ETCD, "etcdutl", K8S_FOLDER, "control_plane", program="go.etcd.io/etcd/etcdutl/v3"),
 )
 
 BY_NAME = dict((c.name, c) for c in TABLE)

@@ -57,7 +57,7 @@ options:
     type: list
     elements: str
     choices: [kubelet, kube-proxy, kubeadm, kubectl, kube-apiserver, kube-controller-manager, kube-scheduler, pause,
-              bridge, host-local, loopback, portmap, ptp, bandwidth, firewall, tuning, etcd, etcdctl]
+              bridge, host-local, loopback, portmap, ptp, bandwidth, firewall, tuning, etcd, etcdctl, etcdutl]
   platform_components:
     description:
       - More components for some platforms only, as a mapping of platform to a list of components, on top of

@@ -55,6 +55,11 @@ def _has_tag(path, tag):
 DEBIAN_GO = "/usr/lib/go/bin/go"
 
 
+def _version_tuple(text):
+    """(1, 26, 8) from ``go1.26.8``, ``1.26.0`` or ``1.26``."""
+    return tuple(int(x) for x in re.findall(r"\d+", text.split()[0] if text else "")[:3])
+
+
 def default_go():
     return DEBIAN_GO if os.access(DEBIAN_GO, os.X_OK) else "go"
 
@@ -67,23 +72,48 @@ class Builder(object):
             raise BuildError("strategy must be cross or qemu, not %r" % (strategy,))
         self.root = root
         self.source = source
-        self.go = go or default_go()
+        # module builds need the go.mod's Go (1.26 for Kubernetes 1.37): the go on PATH; GOPATH builds Debian's
+        self.go = go or ("go" if source.gomod else default_go())
         self.strategy = strategy
         self.sources = sources
         self.log = log or (lambda msg: None)
         self.timeout = timeout
         self.zig = [sys.executable, "-m", "ziglang"]
         self.gocache = os.path.join(root, "gocache")
+        self.gomodcache = os.path.join(root, "gomodcache")
         self.gopath = os.path.join(root, "gopath", source.key[:16])
         if not source.module:
             raise BuildError("source %s is not a Go module this collection builds" % source.description)
         self._go_version = None
         self._zig_version = None
+        self._tree = None
+        if source.gomod and strategy != "cross":
+            raise BuildError("%s is built with the go command in module mode, which needs Go %s: only the cross "
+                             "strategy can (qemu runs Debian's Go of each platform)"
+                             % (source.description, source.gomod.get("go")))
 
     def go_version(self):
         if self._go_version is None:
-            self._go_version = _run([self.go, "env", "GOVERSION"], "go env GOVERSION").strip()
+            self._go_version = _run([self.go, "env", "GOVERSION"], "go env GOVERSION",
+                                    env=dict(os.environ, GOTOOLCHAIN="local")).strip()
+            need = (self.source.gomod or {}).get("go")
+            if need and _version_tuple(self._go_version) < _version_tuple(need):
+                raise BuildError("%s needs Go %s or newer; %s is %s (install a newer Go, or put one first on PATH)"
+                                 % (self.source.description, need, self.go, self._go_version))
         return self._go_version
+
+    def _module_env(self, platform=None):
+        """Module mode: the collection's go.mod and go.sum, read-only; modules from GOPROXY into the cache dir."""
+        env = dict(os.environ, GO111MODULE="on", GOFLAGS="-mod=readonly", GOTOOLCHAIN="local", GOWORK="off",
+                   CGO_ENABLED="0", GOOS="linux", GOCACHE=self.gocache, GOMODCACHE=self.gomodcache,
+                   GOPATH=os.path.join(self.root, "gopath-modules"))
+        for name in ("GOARM", "GOARCH", "GOROOT", "GOPATH_OVERRIDE"):
+            env.pop(name, None)
+        if platform is not None:
+            env["GOARCH"] = platform.goarch
+            if platform.goarm:
+                env["GOARM"] = platform.goarm
+        return env
 
     def _env(self, platform=None):
         # PWD: go resolves the working directory through $PWD, which must be the GOPATH path of
@@ -119,11 +149,12 @@ class Builder(object):
         if self.source.module == STANDIN:
             return " ".join(flags + ["-X 'main.version=%s'" % v])
         if self.source.module == ETCD:
-            flags.append("-X '%s/version.GitSHA=%s'" % (ETCD, "debian-source"))
+            where = "go.etcd.io/etcd/api/v3/version" if self.source.gomod else ETCD + "/version"
+            flags.append("-X '%s.GitSHA=%s'" % (where, "module" if self.source.gomod else "debian-source"))
             return " ".join(flags)
         major, minor = v.lstrip("v").split(".")[:2]
-        for pkg in ("k8s.io/kubernetes/vendor/k8s.io/component-base/version",
-                    "k8s.io/kubernetes/vendor/k8s.io/client-go/pkg/version"):
+        vendor = "" if self.source.gomod else "k8s.io/kubernetes/vendor/"
+        for pkg in (vendor + "k8s.io/component-base/version", vendor + "k8s.io/client-go/pkg/version"):
             for name, value in (("gitVersion", v), ("gitMajor", major), ("gitMinor", minor),
                                 ("gitTreeState", "archive"), ("buildDate", self.source.build_date)):
                 flags.append("-X '%s.%s=%s'" % (pkg, name, value))
@@ -173,10 +204,22 @@ class Builder(object):
             self._zig_version = _run(self.zig + ["version"], "zig version (the ziglang Python package)").strip()
         return self._zig_version
 
+    def tree(self):
+        """The source tree: for a module build, the release's module as the go command downloaded it (from
+        GOPROXY, checked against go.sum) into the cache dir; C sources such as pause.c are read from there."""
+        if not self.source.gomod:
+            return self.source.tree
+        if self._tree is None:
+            release = [m for m, v in self.source.gomod["requires"].items() if v == self.source.version][0]
+            out = _run([self.go, "mod", "download", "-json", release], "go mod download %s" % release,
+                       env=self._module_env(), cwd=self.source.tree, timeout=self.timeout)
+            self._tree = json.loads(out)["Dir"]
+        return self._tree
+
     def pause_version(self):
         """``v3.4`` from the tree's build/pause/Makefile (``TAG = 3.4``)."""
         try:
-            with open(os.path.join(self.source.tree, "build", "pause", "Makefile")) as f:
+            with open(os.path.join(self.tree(), "build", "pause", "Makefile")) as f:
                 m = re.search(r"^TAG\s*\?*=\s*(\S+)", f.read(), re.M)
         except OSError:
             m = None
@@ -202,7 +245,7 @@ class Builder(object):
         if not platform.zig_target:
             raise BuildError("no C cross-compilation target is known for %s" % platform.oci)
         target = platform.zig_target.split()
-        src = os.path.join(self.source.tree, COMPONENTS["pause"][1], "pause.c")
+        src = os.path.join(self.tree(), COMPONENTS["pause"][1], "pause.c")
         env = dict(os.environ, ZIG_GLOBAL_CACHE_DIR=os.path.join(self.root, "zigcache"),
                    ZIG_LOCAL_CACHE_DIR=os.path.join(self.root, "zigcache"))
         flags = ["-static", "-Os", "-s", "-Wall", "-DVERSION=%s" % self.pause_version()]
@@ -220,7 +263,11 @@ class Builder(object):
         if module != self.source.module:
             raise BuildError("%s is built from %s, but source %s is %s" % (component, module, self.source.description,
                                                                            self.source.module))
-        if not os.path.isdir(os.path.join(self.source.tree, pkg)):
+        if self.source.gomod:
+            if C.BY_NAME[component].program not in self.source.gomod["tools"] and component != "pause":
+                raise BuildError("source %s does not name %s (for %s) as a tool in its go.mod; rewrite it with "
+                                 "tools/gomod.py" % (self.source.description, C.BY_NAME[component].program, component))
+        elif not os.path.isdir(os.path.join(self.source.tree, pkg)):
             raise BuildError("source %s has no %s (for %s)" % (self.source.description, pkg, component))
         key = self.key(component, platform)
         record_path = os.path.join(self.root, "out", key[:2], key, "record.json")
@@ -241,8 +288,10 @@ class Builder(object):
             return rec
         key = self.key(component, platform)
         out_dir = os.path.join(self.root, "out", key[:2], key)
-        workdir = self._workdir() if component != "pause" else None
-        if component in NEEDS_OPENAPI:
+        workdir = None
+        if component != "pause":
+            workdir = self.source.tree if self.source.gomod else self._workdir()
+        if component in NEEDS_OPENAPI and not self.source.gomod:  # published modules carry the generated code
             self._openapi(workdir)
         os.makedirs(os.path.dirname(out_dir), exist_ok=True)
         tmp_dir = tempfile.mkdtemp(dir=os.path.dirname(out_dir), prefix=".build-")
@@ -256,15 +305,18 @@ class Builder(object):
                 self._compile_pause(platform, binary)
             else:
                 pkg = COMPONENTS[component][1] if self.source.module != STANDIN else "."
-                go, env = self.go, self._env(platform)
+                target = "./" + pkg if pkg != "." else "."
+                if self.source.gomod:
+                    go, env, target = self.go, self._module_env(platform), C.BY_NAME[component].program
+                else:
+                    go, env = self.go, self._env(platform)
                 if self.strategy == "qemu":
                     go, env = self._qemu(platform, env)
                 ldflags = self.ldflags()
                 if self.source.module == STANDIN:
                     ldflags += " -X 'main.component=%s'" % component
-                _run([go, "build", "-trimpath", "-buildvcs=false", "-ldflags", ldflags, "-o", binary,
-                      "./" + pkg if pkg != "." else "."], "go build of %s for %s" % (component, platform.oci),
-                     env=env, cwd=workdir, timeout=self.timeout)
+                _run([go, "build", "-trimpath", "-buildvcs=false", "-ldflags", ldflags, "-o", binary, target],
+                     "go build of %s for %s" % (component, platform.oci), env=env, cwd=workdir, timeout=self.timeout)
             seconds = time.monotonic() - start
             info = inspect(binary)
             found = problems(component, info, platform, require_static=True, require_stripped=True)

@@ -22,6 +22,8 @@ import tarfile
 from ansible_collections.multiarch.k8s.plugins.module_utils._components import K8S
 from ansible_collections.multiarch.k8s.plugins.module_utils._release import sha256_of as sha256_file
 
+# the collection's Go modules, one per release it builds (tools/gomod.py writes them)
+GOMOD_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "gomod")
 # a fixed build date keeps builds reproducible (SOURCE_DATE_EPOCH when the source gives one)
 DEFAULT_BUILD_DATE = "1970-01-01T00:00:00Z"
 
@@ -44,9 +46,13 @@ def _run(cmd, what, env=None, cwd=None, timeout=3600):
 
 
 class Source(object):
-    """A prepared Go source tree: its module path, version and where its dependencies are."""
+    """A prepared Go source: its module path, version and where its dependencies are.
 
-    def __init__(self, spec, key, tree, version, description, build_date, gocode=None):
+    ``gomod`` sources are one of the collection's Go modules (gomod/<name>-<version>/go.mod and go.sum): the go
+    command fetches the release and its dependencies from the Go module proxy and builds in module mode; the
+    others are source trees built in GOPATH mode."""
+
+    def __init__(self, spec, key, tree, version, description, build_date, gocode=None, gomod=None):
         self.spec = spec
         self.key = key
         self.tree = tree
@@ -54,7 +60,45 @@ class Source(object):
         self.description = description
         self.build_date = build_date
         self.gocode = gocode  # a GOPATH of Debian's packaged Go libraries, for trees without vendor/
-        self.module = _module_of(tree)
+        self.gomod = gomod    # for module builds: {"go": "1.26.0", "requires": {...}, "tools": [...]}
+        self.module = _gomod_release(gomod)[0] if gomod else _module_of(tree)
+
+
+# the module a gomod/ folder requires -> the source family (the component table's module) it builds
+_FAMILIES = (("k8s.io/kubernetes", K8S), ("go.etcd.io/etcd/server/v3", "go.etcd.io/etcd"),
+             ("github.com/containernetworking/plugins", "github.com/containernetworking/plugins"))
+
+
+def _gomod_release(gomod):
+    """(family, version) of the release a gomod/ folder requires, or (None, None)."""
+    for required, family in _FAMILIES:
+        if required in gomod["requires"]:
+            return family, gomod["requires"][required]
+    return None, None
+
+
+def read_gomod(folder):
+    """{"go", "requires" (module path -> version), "tools"} of ``folder``/go.mod; BuildError if it
+    is not one the collection can build from (no go.sum, nothing required or no tool named)."""
+    try:
+        with open(os.path.join(folder, "go.mod")) as f:
+            text = f.read()
+    except OSError as e:
+        raise BuildError("%s has no readable go.mod: %s" % (folder, e.strerror or e))
+    if not os.path.isfile(os.path.join(folder, "go.sum")):
+        raise BuildError("%s has no go.sum: write it with tools/gomod.py (go mod tidy) and commit it" % folder)
+    go = re.search(r"^go\s+(\S+)", text, re.M)
+    requires = {}
+    for block in re.findall(r"^require\s*\((.*?)^\)", text, re.M | re.S) + re.findall(r"^require\s+([^(\n].*)$", text, re.M):
+        for line in block.splitlines():
+            parts = line.split("//")[0].split()
+            if len(parts) == 2:  # with tool directives every requirement is "// indirect"
+                requires[parts[0]] = parts[1]
+    tools = re.findall(r"^tool\s+(\S+)", text, re.M) + [
+        t for block in re.findall(r"^tool\s*\((.*?)^\)", text, re.M | re.S) for t in block.split()]
+    if not requires or not tools:
+        raise BuildError("%s/go.mod requires no release or names no tool to build" % folder)
+    return {"go": go.group(1) if go else None, "requires": requires, "tools": sorted(set(tools))}
 
 
 def _module_of(tree):
@@ -105,9 +149,12 @@ class SourceCache(object):
         self.log = log or (lambda msg: None)
 
     def prepare(self, spec, debian_patches=False, version=None):
-        """Return a Source for ``spec``: ``debian:PACKAGE[=VERSION]``, a tarball or a directory."""
+        """Return a Source for ``spec``: ``gomod:NAME`` (a folder of the collection's gomod/, or a directory with a
+        go.mod and go.sum), ``debian:PACKAGE[=VERSION]``, a tarball or a directory."""
         if not isinstance(spec, str) or not spec:
-            raise BuildError("source is empty; give debian:kubernetes, a tarball or a directory")
+            raise BuildError("source is empty; give gomod:kubernetes-vX.Y.Z, debian:kubernetes, a tarball or a directory")
+        if spec.startswith("gomod:"):
+            return self._gomod(spec[len("gomod:"):], version)
         if spec.startswith("debian:"):
             return self._debian(spec[len("debian:"):], debian_patches, version)
         if os.path.isdir(spec):
@@ -122,6 +169,25 @@ class SourceCache(object):
         if os.path.isfile(spec):
             return self._tarball(spec, version)
         raise BuildError("source %s does not exist (expected debian:PACKAGE, a .tar.gz or a directory)" % spec)
+
+    def _gomod(self, name, version):
+        folder = name if os.path.isabs(name) or os.sep in name else os.path.join(GOMOD_DIR, name)
+        if not os.path.isdir(folder):
+            known = sorted(n for n in os.listdir(GOMOD_DIR)) if os.path.isdir(GOMOD_DIR) else []
+            raise BuildError("gomod:%s is not a Go module of this collection (known: %s)" % (name, ", ".join(known) or "none"))
+        gomod = read_gomod(folder)
+        family, release = _gomod_release(gomod)
+        if family is None:
+            raise BuildError("gomod:%s requires none of %s" % (name, ", ".join(r for r, _ in _FAMILIES)))
+        if version and version != release:
+            raise BuildError("gomod:%s builds %s, not the version asked for (%s)" % (name, release, version))
+        h = hashlib.sha256(b"gomod\n")
+        for fname in ("go.mod", "go.sum"):
+            with open(os.path.join(folder, fname), "rb") as f:
+                h.update(f.read())
+        return Source("gomod:" + name, h.hexdigest(), os.path.abspath(folder), release,
+                      "gomod %s (%s %s)" % (os.path.basename(folder.rstrip("/")), family, release),
+                      DEFAULT_BUILD_DATE, gomod=gomod)
 
     def _extract(self, tarball, dest):
         tmp = dest + ".part"

@@ -139,3 +139,97 @@ def test_gopath_builds_use_debians_go_when_installed(tmp_path, monkeypatch):
     assert B.Builder(str(tmp_path / "b"), src, go="/opt/go/bin/go").go == "/opt/go/bin/go"
     monkeypatch.setattr(B, "DEBIAN_GO", str(tmp_path / "absent"))
     assert B.Builder(str(tmp_path / "b"), src).go == "go"
+
+
+# --- module builds (gomod/): the collection's go.mod and go.sum per release ---
+def _gomod(folder, text, gosum=True):
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, "go.mod"), "w") as f:
+        f.write(text)
+    if gosum:
+        with open(os.path.join(folder, "go.sum"), "w") as f:
+            f.write("")
+    return folder
+
+
+K8S_GOMOD = """module multiarch.k8s/gomod/kubernetes
+
+go 1.26.0
+
+require k8s.io/kubernetes v1.37.2
+
+require (
+\tgithub.com/x/y v1.0.0 // indirect
+)
+
+tool k8s.io/kubernetes/cmd/kubelet
+tool k8s.io/kubernetes/cmd/kube-proxy
+
+replace (
+\tk8s.io/api => k8s.io/api v0.37.2
+)
+"""
+
+
+def test_gomod_source_reads_release_tools_and_go(tmp_path):
+    folder = _gomod(str(tmp_path / "kubernetes-v1.37.2"), K8S_GOMOD)
+    src = S.SourceCache(str(tmp_path / "cache")).prepare("gomod:" + folder)
+    assert src.module == B.K8S and src.version == "v1.37.2" and src.gomod["go"] == "1.26.0"
+    assert src.gomod["tools"] == ["k8s.io/kubernetes/cmd/kube-proxy", "k8s.io/kubernetes/cmd/kubelet"]
+    assert src.gomod["requires"]["github.com/x/y"] == "v1.0.0"
+    # the key follows go.mod and go.sum, nothing else
+    again = S.SourceCache(str(tmp_path / "other")).prepare("gomod:" + folder)
+    assert again.key == src.key
+    with open(os.path.join(folder, "go.sum"), "a") as f:
+        f.write("k8s.io/api v0.37.2 h1:x\n")
+    assert S.SourceCache(str(tmp_path / "cache")).prepare("gomod:" + folder).key != src.key
+
+
+def test_gomod_ldflags_stamp_the_published_version_packages(tmp_path):
+    src = S.SourceCache(str(tmp_path / "c")).prepare("gomod:" + _gomod(str(tmp_path / "k"), K8S_GOMOD))
+    flags = B.Builder(str(tmp_path / "b"), src).ldflags()
+    assert "-X 'k8s.io/component-base/version.gitVersion=v1.37.2'" in flags
+    assert "-X 'k8s.io/client-go/pkg/version.gitMinor=37'" in flags and "vendor/" not in flags
+
+
+@pytest.mark.parametrize("text,gosum,message", [
+    (K8S_GOMOD, False, "has no go.sum: write it with tools/gomod.py"),
+    ("module m\n\ngo 1.26.0\n\nrequire k8s.io/kubernetes v1.37.2\n", True, "names no tool to build"),
+    ("module m\n\ngo 1.26.0\n\nrequire example.com/other v1.0.0\n\ntool example.com/other\n", True,
+     "requires none of k8s.io/kubernetes"),
+])
+def test_gomod_sources_that_cannot_be_built_are_refused(tmp_path, text, gosum, message):
+    folder = _gomod(str(tmp_path / "m"), text, gosum)
+    with pytest.raises(B.BuildError, match=message):
+        S.SourceCache(str(tmp_path / "c")).prepare("gomod:" + folder)
+
+
+def test_gomod_refusals_name_the_problem(tmp_path):
+    cache = S.SourceCache(str(tmp_path / "c"))
+    with pytest.raises(B.BuildError, match="gomod:kubernetes-v9.9.9 is not a Go module of this collection"):
+        cache.prepare("gomod:kubernetes-v9.9.9")
+    folder = _gomod(str(tmp_path / "k"), K8S_GOMOD)
+    with pytest.raises(B.BuildError, match=r"builds v1.37.2, not the version asked for \(v1.36.3\)"):
+        cache.prepare("gomod:" + folder, version="v1.36.3")
+    src = cache.prepare("gomod:" + folder)
+    with pytest.raises(B.BuildError, match="only the cross strategy can"):
+        B.Builder(str(tmp_path / "b"), src, strategy="qemu")
+    with pytest.raises(B.BuildError, match="does not name k8s.io/kubernetes/cmd/kubectl"):
+        B.Builder(str(tmp_path / "b"), src).lookup("kubectl", P.by_oci("linux/arm/v6"))
+
+
+@pytest.mark.skipif(not os.access(B.DEBIAN_GO, os.X_OK), reason="Debian's golang-go (1.19) is not installed")
+def test_gomod_build_with_a_go_older_than_go_mod_asks_is_refused(tmp_path):
+    """Debian's Go 1.19 (installed for the GOPATH builds) cannot build a release whose go.mod says go 1.26.0."""
+    src = S.SourceCache(str(tmp_path / "c")).prepare("gomod:" + _gomod(str(tmp_path / "k"), K8S_GOMOD))
+    with pytest.raises(B.BuildError, match="needs Go 1.26.0 or newer; /usr/lib/go/bin/go is go1.19"):
+        B.Builder(str(tmp_path / "b"), src, go=B.DEBIAN_GO).go_version()
+
+
+def test_the_collections_gomod_folders_are_complete():
+    """Every folder of gomod/ is one the builder accepts: go.mod with the release and its tools, and go.sum."""
+    folders = sorted(os.listdir(S.GOMOD_DIR))
+    assert folders, "gomod/ is empty"
+    for name in folders:
+        src = S.SourceCache("/nonexistent").prepare("gomod:" + name)
+        assert src.module and src.version and name.endswith("-" + src.version), name

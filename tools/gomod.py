@@ -1,0 +1,97 @@
+#!/usr/bin/env python3
+# -*- coding: utf-8 -*-
+# Copyright: multiarch.k8s contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Writes the Go module the collection builds a release from: gomod/<name>-<version>/go.mod and go.sum.
+
+    python tools/gomod.py kubernetes v1.37.2     # k8s.io/kubernetes, its staging modules pinned to v0.37.2
+    python tools/gomod.py etcd v3.6.17           # go.etcd.io/etcd: server (the etcd program), etcdctl, etcdutl
+    python tools/gomod.py cni-plugins v1.10.0    # github.com/containernetworking/plugins
+
+The module is ours (``module multiarch.k8s/gomod/<name>``): it requires the release and names every program the
+collection builds from it with a ``tool`` directive, so ``go mod tidy`` keeps exactly what those programs need and
+go.sum holds their hashes. k8s.io/kubernetes replaces its staging modules (k8s.io/api, ...) with ``./staging``
+paths that only exist in its own repository; here each is replaced by its published release v0.<minor>.<patch>.
+The go command fetches everything from the Go module proxy (GOPROXY); nothing else is downloaded. Commit the
+result: builds use it read-only (-mod=readonly), so a build gets exactly what was tidied here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import urllib.request
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+GOMOD = os.path.join(REPO, "gomod")
+GO = "1.26.0"
+
+# name -> [(module path, programs (package paths in it) the collection builds)], all at the version asked for
+RELEASES = {
+    "kubernetes": [("k8s.io/kubernetes", ["cmd/kubelet", "cmd/kube-proxy", "cmd/kubeadm", "cmd/kubectl",
+                                          "cmd/kube-apiserver", "cmd/kube-controller-manager", "cmd/kube-scheduler"])],
+    # the etcd program is the server module's main package; etcdctl and etcdutl are modules of their own
+    "etcd": [("go.etcd.io/etcd/server/v3", [""]), ("go.etcd.io/etcd/etcdctl/v3", [""]),
+             ("go.etcd.io/etcd/etcdutl/v3", [""])],
+    "cni-plugins": [("github.com/containernetworking/plugins", ["plugins/main/bridge", "plugins/ipam/host-local",
+                                                                "plugins/main/loopback", "plugins/meta/portmap"])],
+}
+
+
+def proxy():
+    return (os.environ.get("GOPROXY") or "https://proxy.golang.org").split(",")[0]
+
+
+def upstream_go_mod(module, version):
+    with urllib.request.urlopen("%s/%s/@v/%s.mod" % (proxy(), module, version), timeout=60) as r:
+        return r.read().decode()
+
+
+def staging_replaces(module, version):
+    """k8s.io/kubernetes' ``X => ./staging/src/X`` replaced by ``X => X v0.<minor>.<patch>``."""
+    m = re.match(r"v1\.(\d+)\.(\d+)$", version)
+    if not m:
+        raise SystemExit("kubernetes versions are v1.MINOR.PATCH, not %s" % version)
+    staging = "v0.%s.%s" % m.groups()
+    names = re.findall(r"^\s*(k8s\.io/[\w.-]+) => \./staging/src/", upstream_go_mod(module, version), re.M)
+    return [(n, staging) for n in names]
+
+
+def write(name, version):
+    modules = RELEASES[name]
+    folder = os.path.join(GOMOD, "%s-%s" % (name, version))
+    replaces = staging_replaces(modules[0][0], version) if name == "kubernetes" else []
+    lines = ["// Written by tools/gomod.py: the programs the collection builds from %s %s." % (name, version),
+             "module multiarch.k8s/gomod/%s" % name, "", "go %s" % GO, ""]
+    lines += ["require %s %s" % (module, version) for module, _ in modules] + [""]
+    lines += ["tool %s" % "/".join(filter(None, [module, p])) for module, programs in modules for p in programs]
+    if replaces:
+        lines += ["", "replace ("] + ["\t%s => %s %s" % (n, n, v) for n, v in replaces] + [")"]
+    tmp = folder + ".part"
+    shutil.rmtree(tmp, ignore_errors=True)
+    os.makedirs(tmp)
+    with open(os.path.join(tmp, "go.mod"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    env = dict(os.environ, GOFLAGS="-mod=mod", GOTOOLCHAIN="local", GOWORK="off")
+    subprocess.run(["go", "mod", "tidy"], cwd=tmp, env=env, check=True)
+    shutil.rmtree(folder, ignore_errors=True)
+    os.replace(tmp, folder)
+    print(json.dumps({"folder": os.path.relpath(folder, REPO), "modules": [m for m, _ in modules], "version": version,
+                      "replaced": len(replaces)}))
+
+
+def main(argv):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("name", choices=sorted(RELEASES))
+    parser.add_argument("version")
+    args = parser.parse_args(argv)
+    write(args.name, args.version)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
