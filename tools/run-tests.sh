@@ -54,7 +54,13 @@ pytest_run() {  # junit name, directory, pytest arguments...
   local name=$1 dir=$2; shift 2
   (cd "$dir" && python -m pytest -p no:cacheprovider -q -rfEs --junitxml="$JUNIT/$name.xml" "$@")
 }
-unit() { PYTHONPATH="$SANITY_ROOT" pytest_run unit "$SANITY_TREE" tests/unit; }
+unit() {
+  PYTHONPATH="$SANITY_ROOT" pytest_run unit "$SANITY_TREE" tests/unit || return
+  # every integration module imports and its tests are found (no fleet needed): a broken import fails make check,
+  # not an hour into make test
+  (cd "$REPO" && PYTHONPATH="$COLLECTIONS" python -m pytest -p no:cacheprovider -q --collect-only tests/integration \
+     | tail -1)
+}
 sanity() {
   (cd "$SANITY_TREE" && "$SANITY_VENV/bin/ansible-test" sanity --color no --requirements --python "$PYVER")
 }
@@ -79,7 +85,7 @@ if ((${#failed_names[@]})); then  # nothing else can run without it
   exit 1
 fi
 if [ "$TIER" != integration ]; then
-  run_stage "check: unit tests" unit
+  run_stage "check: unit tests, integration modules collected" unit
   run_stage "check: ansible-test sanity" sanity
   run_stage "check: lint (yamllint, ansible-lint production, changelog)" lint
   run_stage "check: ecosystem (ansible-doc, syntax-check, antsibull-docs, ansible-builder)" ecosystem

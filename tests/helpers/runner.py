@@ -37,7 +37,7 @@ class PlaybookResult:
         return [t for p in self.doc["plays"] for t in p["tasks"]]
 
     @staticmethod
-    def name(task):
+    def task_name(task):
         """A task's name without the ``role : `` prefix the json callback gives a role's tasks."""
         return task["task"]["name"].split(" : ", 1)[-1]
 
@@ -47,23 +47,23 @@ class PlaybookResult:
             text = r.get("msg") or r.get("stderr")
             items = [i.get("stderr") or i.get("msg") for i in r.get("results") or [] if isinstance(i, dict) and i.get("failed")]
             return "%s%s" % (text, (" [" + "; ".join(str(i)[-600:] for i in items) + "]") if items else "")
-        return ["%s / %s: %s" % (h, self.name(t), why(r))
+        return ["%s / %s: %s" % (h, self.task_name(t), why(r))
                 for t in self.tasks() for h, r in t["hosts"].items() if r.get("failed") or r.get("unreachable")]
 
     def message(self):
         return " ".join(self.failures())
 
     def changed_tasks(self, host):
-        return [self.name(t) for t in self.tasks() if t["hosts"].get(host, {}).get("changed")]
+        return [self.task_name(t) for t in self.tasks() if t["hosts"].get(host, {}).get("changed")]
 
     def results(self, task_name):
         """Every host result of the tasks named ``task_name``, in run order."""
-        return [r for t in self.tasks() if self.name(t) == task_name for r in t["hosts"].values()]
+        return [r for t in self.tasks() if self.task_name(t) == task_name for r in t["hosts"].values()]
 
     def hosts(self, task_name):
         """host -> result of the first task named ``task_name`` ({} if it did not run)."""
         for t in self.tasks():
-            if self.name(t) == task_name:
+            if self.task_name(t) == task_name:
                 return t["hosts"]
         return {}
 

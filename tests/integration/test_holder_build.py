@@ -21,7 +21,8 @@ import urllib.request
 
 import pytest
 
-from ansible_collections.multiarch.k8s.plugins.plugin_utils._build import Builder, SourceCache
+from ansible_collections.multiarch.k8s.plugins.plugin_utils._build import Builder
+from ansible_collections.multiarch.k8s.plugins.plugin_utils._sources import SourceCache
 from ansible_collections.multiarch.k8s.plugins.module_utils import _platforms as P
 from ansible_collections.multiarch.k8s.plugins.plugin_utils._pull import Puller
 from holders import REGISTRY

@@ -89,7 +89,7 @@ def test_a_smoke_test_failing_while_staging_switches_nothing_anywhere(idle_clust
     msg = res.message()
     print(msg)
     assert "smoke test failed, nothing switched: kubelet --version exited 1" in msg and "was built broken" in msg
-    assert not [t for t in res.tasks() if res.name(t).startswith("Cordon and drain")]
+    assert not [t for t in res.tasks() if res.task_name(t).startswith("Cordon and drain")]
     for node in C.NODES:
         assert (C.current(node), C.releases_on(node)) == before[node], node
         assert C.healthy(node), (node, C.node_state(node))
