@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # -*- coding: utf-8 -*-
 # Copyright: multiarch.k8s contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
@@ -68,7 +67,7 @@ def write(name, version):
     replaces = staging_replaces(modules[0][0], version) if name == "kubernetes" else []
     lines = ["// Written by tools/gomod.py: the programs the collection builds from %s %s." % (name, version),
              "module multiarch.k8s/gomod/%s" % name, "", "go %s" % GO, ""]
-    lines += ["require %s %s" % (module, version) for module, _ in modules] + [""]
+    lines += ["require %s %s" % (module, version) for module, _programs in modules] + [""]
     lines += ["tool %s" % "/".join(filter(None, [module, p])) for module, programs in modules for p in programs]
     if replaces:
         lines += ["", "replace ("] + ["\t%s => %s %s" % (n, n, v) for n, v in replaces] + [")"]
@@ -81,12 +80,12 @@ def write(name, version):
     subprocess.run(["go", "mod", "tidy"], cwd=tmp, env=env, check=True)
     shutil.rmtree(folder, ignore_errors=True)
     os.replace(tmp, folder)
-    print(json.dumps({"folder": os.path.relpath(folder, REPO), "modules": [m for m, _ in modules], "version": version,
+    print(json.dumps({"folder": os.path.relpath(folder, REPO), "modules": [m for m, _programs in modules], "version": version,
                       "replaced": len(replaces)}))
 
 
 def main(argv):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     parser.add_argument("name", choices=sorted(RELEASES))
     parser.add_argument("version")
     args = parser.parse_args(argv)

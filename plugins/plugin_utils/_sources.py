@@ -178,7 +178,7 @@ class SourceCache(object):
         gomod = read_gomod(folder)
         family, release = _gomod_release(gomod)
         if family is None:
-            raise BuildError("gomod:%s requires none of %s" % (name, ", ".join(r for r, _ in _FAMILIES)))
+            raise BuildError("gomod:%s requires none of %s" % (name, ", ".join(required for required, _family in _FAMILIES)))
         if version and version != release:
             raise BuildError("gomod:%s builds %s, not the version asked for (%s)" % (name, release, version))
         h = hashlib.sha256(b"gomod\n")
