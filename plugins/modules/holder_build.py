@@ -14,17 +14,24 @@ description:
   - Cross-compiles Kubernetes components from source into static, stripped binaries, one set per
     platform (C(GOARM=6) for C(linux/arm/v6), which upstream never ships), verifies each one and publishes
     them as a multi-arch holder image in this collection's layout, which M(multiarch.k8s.holder_pull) reads.
-  - The source is a Debian source package (C(debian:kubernetes), fetched with C(apt-get source) through a
+  - The source is one of the collection's Go modules (C(gomod:kubernetes-v1.37.2): a C(go.mod) and C(go.sum) in
+    its C(gomod/) folder that require the release and, for Kubernetes, pin its C(k8s.io/*) staging modules to the
+    matching C(v0.MINOR.PATCH)). The go command fetches the release and its dependencies from the Go module proxy
+    (C(GOPROXY)), checks them against C(go.sum) and builds in module mode (C(-mod=readonly), C(CGO_ENABLED=0)),
+    with the caches in O(build_dir). This needs the Go the C(go.mod) names (1.26 for Kubernetes 1.36 and 1.37)
+    first on C(PATH).
+  - The source may also be a Debian source package (C(debian:kubernetes), fetched with C(apt-get source) through a
     private apt configuration, with or without Debian's patches), an upstream release tarball, or a
-    directory. It is built in GOPATH mode as Debian's own packaging does (C(GO111MODULE=off),
-    C(CGO_ENABLED=0)).
+    directory. Those are built in GOPATH mode as Debian's own packaging does (C(GO111MODULE=off),
+    C(CGO_ENABLED=0)) with Debian's Go.
   - Builds are reproducible (C(-trimpath), empty build id, fixed build date) and cached on the controller
     under a key of all their inputs; a rerun with the same inputs builds nothing, produces the same
     sha256, and reports C(changed=false) when the destination already holds the image.
   - Every binary must be static, stripped, of the platform's ELF machine and class, with the platform's
     GOARM in its Go build info; the build fails naming the binary otherwise, and nothing is published.
   - C(kube-apiserver) and C(kube-controller-manager) need C(pkg/generated/openapi), which release
-    tarballs lack; it is generated once per source with the tree's own C(openapi-gen).
+    tarballs lack; it is generated once per source with the tree's own C(openapi-gen) (the published
+    C(k8s.io/kubernetes) module carries it).
   - Runs on the controller (an action plugin) and needs Go (C(golang-go)) there, plus C(apt-get) and
     C(dpkg-source) for C(debian:) sources.
 author:
@@ -32,7 +39,9 @@ author:
 options:
   source:
     description:
-      - C(debian:PACKAGE) or C(debian:PACKAGE=VERSION) (a Debian source package), the path of a release
+      - C(gomod:NAME) (a folder of the collection's C(gomod/), such as C(kubernetes-v1.37.2), or the path of a
+        directory with a C(go.mod) and C(go.sum) written by the collection's C(tools/gomod.py)),
+        C(debian:PACKAGE) or C(debian:PACKAGE=VERSION) (a Debian source package), the path of a release
         tarball holding one top directory, or the path of a Kubernetes tree with C(vendor/).
     type: str
     required: true
