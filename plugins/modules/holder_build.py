@@ -14,7 +14,7 @@ description:
   - Cross-compiles Kubernetes components from source into static, stripped binaries, one set per
     platform (C(GOARM=6) for C(linux/arm/v6), which upstream never ships), verifies each one and publishes
     them as a multi-arch holder image in this collection's layout, which M(multiarch.k8s.holder_pull) reads.
-  - The source is one of the collection's Go modules (C(gomod:kubernetes-v1.37.2): a C(go.mod) and C(go.sum) in
+  - The source is one of the collection's Go modules (C(gomod:kubernetes-v1.37.2), which is a C(go.mod) and C(go.sum) in
     its C(gomod/) folder that require the release and, for Kubernetes, pin its C(k8s.io/*) staging modules to the
     matching C(v0.MINOR.PATCH)). The go command fetches the release and its dependencies from the Go module proxy
     (C(GOPROXY)), checks them against C(go.sum) and builds in module mode (C(-mod=readonly), C(CGO_ENABLED=0)),
