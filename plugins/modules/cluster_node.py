@@ -27,6 +27,8 @@ description:
   - The module itself uses the Python standard library only.
 author:
   - multiarch.k8s developers (@multiarch-k8s)
+extends_documentation_fragment:
+  - multiarch.k8s.kubectl
 options:
   name:
     description: The Node's name (the inventory host name, as the kubelet registered it).
@@ -41,14 +43,6 @@ options:
     description: The value written into the annotation; an uncordon only lifts a cordon whose annotation has this value.
     type: str
     default: multiarch.k8s
-  kubectl:
-    description: The C(kubectl) binary on the control-plane host.
-    type: path
-    default: /usr/local/bin/kubectl
-  kubeconfig:
-    description: The kubeconfig it uses.
-    type: path
-    default: /etc/kubernetes/admin.conf
   timeout:
     description:
       - Seconds the drain (or the wait for Ready) may take before the module gives up.

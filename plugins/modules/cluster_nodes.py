@@ -17,15 +17,9 @@ description:
   - Read-only. The module uses the Python standard library only.
 author:
   - multiarch.k8s developers (@multiarch-k8s)
+extends_documentation_fragment:
+  - multiarch.k8s.kubectl
 options:
-  kubectl:
-    description: The C(kubectl) binary on the control-plane host.
-    type: path
-    default: /usr/local/bin/kubectl
-  kubeconfig:
-    description: The kubeconfig it uses.
-    type: path
-    default: /etc/kubernetes/admin.conf
   timeout:
     description: Seconds the API server may take to answer.
     type: int
