@@ -6,10 +6,14 @@
     python tools/gomod.py kubernetes v1.37.2     # k8s.io/kubernetes, its staging modules pinned to v0.37.2
     python tools/gomod.py etcd v3.6.17           # go.etcd.io/etcd: server (the etcd program), etcdctl, etcdutl
     python tools/gomod.py cni-plugins v1.10.0    # github.com/containernetworking/plugins
+    python tools/gomod.py containerd v2.4.2      # github.com/containerd/containerd/v2: containerd and its runc shim
+    python tools/gomod.py runc v1.5.3            # github.com/opencontainers/runc (cgo: built with zig cc and libseccomp)
 
 The module is ours (``module multiarch.k8s/gomod/<name>``): it requires the release and names every program the
 collection builds from it with a ``tool`` directive, so ``go mod tidy`` keeps exactly what those programs need and
-go.sum holds their hashes. k8s.io/kubernetes replaces its staging modules (k8s.io/api, ...) with ``./staging``
+go.sum holds their hashes. A cgo program's C libraries are pinned next to it, one ``NAME.clib.json`` each (the
+upstream tarball of a Debian source package, its path in the Debian archive and the sha256 its .dsc gives, read
+over https): runc links libseccomp, which the builder compiles with zig cc for each platform. k8s.io/kubernetes replaces its staging modules (k8s.io/api, ...) with ``./staging``
 paths that only exist in its own repository; here each is replaced by its published release v0.<minor>.<patch>.
 The go command fetches everything from the Go module proxy (GOPROXY); nothing else is downloaded. Commit the
 result: builds use it read-only (-mod=readonly), so a build gets exactly what was tidied here.
@@ -39,7 +43,28 @@ RELEASES = {
              ("go.etcd.io/etcd/etcdutl/v3", [""])],
     "cni-plugins": [("github.com/containernetworking/plugins", ["plugins/main/bridge", "plugins/ipam/host-local",
                                                                 "plugins/main/loopback", "plugins/meta/portmap"])],
+    "containerd": [("github.com/containerd/containerd/v2", ["cmd/containerd", "cmd/containerd-shim-runc-v2"])],
+    "runc": [("github.com/opencontainers/runc", [""])],
 }
+
+
+# name -> [(C library, Debian source package, its Debian version)]: libseccomp 2.6 (Debian 13), because runc's
+# libseccomp-golang 0.12 needs the architectures 2.6 added
+CLIBS = {"runc": [("libseccomp", "libseccomp", "2.6.0-2")]}
+DEBIAN = "https://deb.debian.org/debian"
+
+
+def clib(name, package, debian_version):
+    """{"name", "version", "path", "sha256"} of the upstream tarball of Debian source ``package``."""
+    pool = "pool/main/%s/%s" % (package[:4] if package.startswith("lib") else package[0], package)
+    with urllib.request.urlopen("%s/%s/%s_%s.dsc" % (DEBIAN, pool, package, debian_version), timeout=60) as r:
+        dsc = r.read().decode()
+    upstream = debian_version.rsplit("-", 1)[0]
+    m = re.search(r"^ ([0-9a-f]{64}) \d+ (%s_%s\.orig\.tar\.\w+)$" % (re.escape(package), re.escape(upstream)), dsc, re.M)
+    if not m:
+        raise SystemExit("%s %s: no orig tarball with a sha256 in its .dsc" % (package, debian_version))
+    return {"name": name, "version": upstream, "path": "%s/%s" % (pool, m.group(2)), "sha256": m.group(1),
+            "debian": "%s %s" % (package, debian_version)}
 
 
 def proxy():
@@ -78,6 +103,10 @@ def write(name, version):
         f.write("\n".join(lines) + "\n")
     env = dict(os.environ, GOFLAGS="-mod=mod", GOTOOLCHAIN="local", GOWORK="off")
     subprocess.run(["go", "mod", "tidy"], cwd=tmp, env=env, check=True)
+    for lib in CLIBS.get(name, []):
+        with open(os.path.join(tmp, "%s.clib.json" % lib[0]), "w") as f:
+            json.dump(clib(*lib), f, indent=2, sort_keys=True)
+            f.write("\n")
     shutil.rmtree(folder, ignore_errors=True)
     os.replace(tmp, folder)
     print(json.dumps({"folder": os.path.relpath(folder, REPO), "modules": [m for m, _programs in modules], "version": version,

@@ -23,4 +23,5 @@ class ActionModule(ControllerAction):
             build_dir=args["build_dir"], version=args["version"], debian_patches=args["debian_patches"],
             lock_file=args["lock_file"], insecure=args["insecure"], username=args["registry_username"],
             password=args["registry_password"], timeout=args["timeout"], mirror=args["debian_mirror"],
-            cni_source=args["cni_source"], etcd_source=args["etcd_source"], strategy=args["strategy"], check_mode=check_mode, log=log)
+            cni_source=args["cni_source"], etcd_source=args["etcd_source"], containerd_source=args["containerd_source"],
+            runc_source=args["runc_source"], strategy=args["strategy"], check_mode=check_mode, log=log)

@@ -16,9 +16,12 @@ from __future__ import annotations
 K8S = "k8s.io/kubernetes"
 CNI = "github.com/containernetworking/plugins"
 ETCD = "go.etcd.io/etcd"
+CONTAINERD = "github.com/containerd/containerd/v2"
+RUNC = "github.com/opencontainers/runc"
 
 K8S_FOLDER = "k8s-bins"
 CNI_FOLDER = "cni-plugin-bins"
+RUNTIME_FOLDER = "container-runtime-bins"
 
 
 class Component(object):
@@ -67,6 +70,12 @@ TABLE = (
     Component("etcd", ETCD, ".", K8S_FOLDER, "control_plane", program="go.etcd.io/etcd/server/v3"),
     Component("etcdctl", ETCD, "etcdctl", K8S_FOLDER, "control_plane", program="go.etcd.io/etcd/etcdctl/v3"),
     Component("etcdutl", ETCD, "etcdutl", K8S_FOLDER, "control_plane", program="go.etcd.io/etcd/etcdutl/v3"),
+    # the container runtime: current kubelets need containerd 2.x (the CRI RuntimeConfig call), which no stable
+    # Debian ships; runc is the one component with C in it (cgo: libcontainer/nsenter, libseccomp)
+    Component("containerd", CONTAINERD, "cmd/containerd", RUNTIME_FOLDER, "node"),
+    Component("containerd-shim-runc-v2", CONTAINERD, "cmd/containerd-shim-runc-v2", RUNTIME_FOLDER, "node",
+              smoke=("-v",)),
+    Component("runc", RUNC, ".", RUNTIME_FOLDER, "node"),
 )
 
 BY_NAME = dict((c.name, c) for c in TABLE)

@@ -5,7 +5,7 @@
 
 Two layouts are read. The seed recipe's: an Alpine-based, multi-layer image with the binaries
 in ``/k8s-bins/<name>`` and ``/cni-plugin-bins/<name>``. This collection's own: ``FROM scratch``,
-the same folders, plus ``/multiarch-k8s/holder.json`` with each binary's sha256, version,
+the same folders and ``/container-runtime-bins/<name>`` (containerd, its shim, runc), plus ``/multiarch-k8s/holder.json`` with each binary's sha256, version,
 GOARCH/GOARM and static/stripped flags.
 
 Extraction is an allow-list: only regular files directly under those folders (and the metadata
@@ -24,9 +24,10 @@ import stat
 import tarfile
 import tempfile
 
+from ansible_collections.multiarch.k8s.plugins.module_utils._components import CNI_FOLDER, K8S_FOLDER, RUNTIME_FOLDER
 from ansible_collections.multiarch.k8s.plugins.module_utils._gzip import gzip_reader
 
-FOLDERS = ("k8s-bins", "cni-plugin-bins")
+FOLDERS = (K8S_FOLDER, CNI_FOLDER, RUNTIME_FOLDER)
 METADATA = "multiarch-k8s/holder.json"
 METADATA_SCHEMA = 1
 _CHUNK = 1 << 16

@@ -66,7 +66,8 @@ options:
     type: list
     elements: str
     choices: [kubelet, kube-proxy, kubeadm, kubectl, kube-apiserver, kube-controller-manager, kube-scheduler, pause,
-              bridge, host-local, loopback, portmap, ptp, bandwidth, firewall, tuning, etcd, etcdctl, etcdutl]
+              bridge, host-local, loopback, portmap, ptp, bandwidth, firewall, tuning, etcd, etcdctl, etcdutl,
+              containerd, containerd-shim-runc-v2, runc]
   platform_components:
     description:
       - More components for some platforms only, as a mapping of platform to a list of components, on top of
@@ -77,18 +78,29 @@ options:
   cni_source:
     description:
       - Source of the CNI plugin components (C(bridge), C(host-local), C(loopback), C(portmap), ...), in the
-        same forms as O(source). Debian's C(golang-github-containernetworking-plugins) has no C(vendor/); it
-        is built against the Go libraries Debian packages (its C(golang-*-dev) build dependencies, fetched
-        into the build directory, not installed), with Debian's patches, as Debian builds it.
+        same forms as O(source).
     type: str
-    default: debian:golang-github-containernetworking-plugins
+    default: gomod:cni-plugins-v1.10.0
   etcd_source:
     description:
-      - Source of C(etcd) and C(etcdctl), in the same forms as O(source); Debian's C(etcd) (3.4.23) is built
-        like O(cni_source), with Debian's patches. etcd refuses to start on C(arm) unless
-        C(ETCD_UNSUPPORTED_ARCH=arm) is set in its environment.
+      - Source of C(etcd), C(etcdctl) and C(etcdutl), in the same forms as O(source). etcd refuses to start on
+        C(arm) unless C(ETCD_UNSUPPORTED_ARCH=arm) is set in its environment.
     type: str
-    default: debian:etcd
+    default: gomod:etcd-v3.6.17
+  containerd_source:
+    description:
+      - Source of C(containerd) and C(containerd-shim-runc-v2), in the same forms as O(source). Kubernetes 1.36 and
+        later need containerd 2.x (the CRI C(RuntimeConfig) call), which Debian 12 does not ship.
+    type: str
+    default: gomod:containerd-v2.4.2
+  runc_source:
+    description:
+      - Source of C(runc), in the same forms as O(source). runc is built with cgo (its C(nsenter) code and
+        libseccomp) by C(zig cc) for the platform's static musl target; libseccomp is compiled from the upstream
+        tarball that the C(gomod) folder pins (a C(libseccomp.clib.json) with its path in the Debian archive and
+        its sha256), fetched from O(debian_mirror). This needs C(make) and C(pkg-config) on the controller.
+    type: str
+    default: gomod:runc-v1.5.3
   strategy:
     description:
       - C(cross) cross-compiles with the controller's Go (fast; Go builds do not depend on the host).
@@ -111,7 +123,7 @@ options:
     default: false
   debian_mirror:
     description:
-      - Debian mirror for C(debian:) sources.
+      - Debian mirror for C(debian:) sources and for the C libraries of cgo components (libseccomp for C(runc)).
     type: str
     default: http://deb.debian.org/debian
   build_dir:

@@ -30,7 +30,19 @@ from ansible_collections.multiarch.k8s.plugins.plugin_utils._elf import NotElf, 
 from ansible_collections.multiarch.k8s.plugins.module_utils._release import sha256_of as sha256_file
 
 BUILD_SCHEMA = 1
-K8S, CNI, ETCD = C.K8S, C.CNI, C.ETCD
+K8S, CNI, ETCD, CONTAINERD, RUNC = C.K8S, C.CNI, C.ETCD, C.CONTAINERD, C.RUNC
+# Go build tags of the components that need them, as their projects' own Makefiles set them for static builds.
+# runc: seccomp (with libseccomp, below); not libpathrs, a Rust library (runc falls back to its Go code)
+TAGS = {
+    "containerd": "urfave_cli_no_docs netgo osusergo static_build",
+    "containerd-shim-runc-v2": "urfave_cli_no_docs netgo osusergo static_build no_grpc",
+    "runc": "seccomp urfave_cli_no_docs netgo osusergo",
+}
+# components built with cgo, and the C libraries (a gomod folder's *.clib.json) they link statically; C is
+# cross-compiled with zig cc for the platform's musl target, so one toolchain serves every platform
+CGO = {"runc": ("libseccomp",)}
+# bumped when the way C libraries are built changes
+CLIB_SCHEMA = 1
 # the test fixture (tests/fixtures/standin): stands in for Kubernetes binaries of versions that
 # cannot be had offline; built by this same path, named a stand-in in its output and metadata
 STANDIN = "example.invalid/multiarch-k8s/standin"
@@ -140,9 +152,17 @@ class Builder(object):
             os.symlink(self.source.tree, link)
         return link
 
-    def ldflags(self):
+    def ldflags(self, component=None):
         v = self.source.version
         flags = ["-s", "-w", "-buildid="]
+        if component in CGO:  # the external linker (zig cc) links the C statically and strips
+            flags += ["-linkmode", "external", "-extldflags", "'-static -s'"]
+        if self.source.module == CONTAINERD:
+            for name, value in (("Version", v), ("Revision", "module"), ("Package", CONTAINERD)):
+                flags.append("-X '%s/version.%s=%s'" % (CONTAINERD, name, value))
+            return " ".join(flags)
+        if self.source.module == RUNC:
+            return " ".join(flags + ["-X 'main.version=%s'" % v.lstrip("v"), "-X 'main.gitCommit=module'"])
         if self.source.module == CNI:
             flags.append("-X '%s/pkg/utils/buildversion.BuildVersion=%s'" % (CNI, v))
             return " ".join(flags)
@@ -190,7 +210,12 @@ class Builder(object):
 
     def key(self, component, platform):
         h = hashlib.sha256()
-        tool = self.zig_version() + platform.zig_target if component == "pause" else self.go_version() + self.ldflags()
+        tool = self.zig_version() + platform.zig_target if component == "pause" else self.go_version() + self.ldflags(component)
+        if component in TAGS:
+            tool += "+tags " + TAGS[component]
+        if component in CGO:
+            tool += "+cgo %s %s %s" % (self.zig_version(), platform.zig_target,
+                                       " ".join(self._clib(n)["sha256"] for n in CGO[component]))
         if component in NEEDS_OPENAPI:
             tool += "+openapi%d" % OPENAPI_GEN
         if self.strategy != "cross" and component != "pause":
@@ -198,6 +223,69 @@ class Builder(object):
         h.update(json.dumps([BUILD_SCHEMA, self.source.key, component, platform.oci, self.source.version,
                              tool]).encode())
         return h.hexdigest()
+
+    def _clib(self, name):
+        lib = ((self.source.gomod or {}).get("clibs") or {}).get(name)
+        if lib is None:
+            raise BuildError("%s needs the C library %s, and %s pins none (a %s.clib.json in its gomod folder, "
+                             "written by tools/gomod.py)" % (self.source.description, name, self.source.description, name))
+        return lib
+
+    def _zig_env(self):
+        return dict(os.environ, ZIG_GLOBAL_CACHE_DIR=os.path.join(self.root, "zigcache"),
+                    ZIG_LOCAL_CACHE_DIR=os.path.join(self.root, "zigcache"))
+
+    def _zig_cc(self, platform):
+        if not platform.zig_target:
+            raise BuildError("no C cross-compilation target is known for %s" % platform.oci)
+        return " ".join(self.zig + ["cc", "-target"] + platform.zig_target.split())
+
+    def c_library(self, name, platform):
+        """C library ``name`` built static for ``platform`` with zig cc from the source tarball its gomod folder
+        pins (fetched from the Debian mirror, sha256 checked); cached by all its inputs. Returns its prefix (include/,
+        lib/, lib/pkgconfig/)."""
+        lib = self._clib(name)
+        key = hashlib.sha256(json.dumps([CLIB_SCHEMA, lib["sha256"], self.zig_version(), platform.zig_target]).encode()).hexdigest()
+        prefix = os.path.join(self.root, "clibs", "%s-%s" % (name, key[:16]))
+        if os.path.exists(os.path.join(prefix, "lib", "pkgconfig", name + ".pc")):
+            return prefix
+        if self.sources is None:
+            raise BuildError("building %s needs a source cache to fetch %s" % (self.source.description, name))
+        tarball = self.sources.clib_tarball(lib)
+        self.log("%s: building the C library %s %s (zig cc, static)" % (platform.oci, name, lib["version"]))
+        os.makedirs(os.path.dirname(prefix), exist_ok=True)
+        work = tempfile.mkdtemp(dir=os.path.dirname(prefix), prefix=".clib-")
+        try:
+            _run(["tar", "-xf", tarball, "-C", work, "--strip-components=1", "--no-same-owner"],
+                 "unpacking %s" % os.path.basename(tarball))
+            env = dict(self._zig_env(), CC=self._zig_cc(platform), AR=" ".join(self.zig + ["ar"]), RANLIB="true",
+                       GPERF="true")  # the tarball carries its generated gperf tables
+            host = platform.zig_target.split()[0].replace("x86-", "i686-")
+            _run(["./configure", "--host=" + host, "--enable-static", "--disable-shared", "--prefix=" + prefix],
+                 "configure of %s for %s" % (name, platform.oci), env=env, cwd=work, timeout=self.timeout)
+            for sub in ("src", "include"):
+                _run(["make", "-C", sub, "-j%d" % (os.cpu_count() or 1), "install"],
+                     "make of %s for %s" % (name, platform.oci), env=env, cwd=work, timeout=self.timeout)
+            os.makedirs(os.path.join(prefix, "lib", "pkgconfig"), exist_ok=True)
+            with open(os.path.join(prefix, "lib", "pkgconfig", name + ".pc.part"), "w") as f:
+                f.write("prefix=%s\nName: %s\nDescription: %s built static by multiarch.k8s\nVersion: %s\n"
+                        "Cflags: -I${prefix}/include\nLibs: -L${prefix}/lib -l%s\n"
+                        % (prefix, name, name, lib["version"], name[3:] if name.startswith("lib") else name))
+            os.replace(os.path.join(prefix, "lib", "pkgconfig", name + ".pc.part"),
+                       os.path.join(prefix, "lib", "pkgconfig", name + ".pc"))
+        except BuildError:
+            shutil.rmtree(prefix, ignore_errors=True)
+            raise
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        return prefix
+
+    def _cgo_env(self, component, platform, env):
+        """cgo for ``component``: zig cc for the platform's musl target, its C libraries through pkg-config."""
+        prefixes = [self.c_library(n, platform) for n in CGO[component]]
+        zig = dict((k, v) for k, v in self._zig_env().items() if k.startswith("ZIG_"))
+        return dict(env, CGO_ENABLED="1", CC=self._zig_cc(platform), CGO_CFLAGS="-O2", PKG_CONFIG_PATH=":".join(
+            os.path.join(p, "lib", "pkgconfig") for p in prefixes), **zig)
 
     def zig_version(self):
         if self._zig_version is None:
@@ -246,8 +334,7 @@ class Builder(object):
             raise BuildError("no C cross-compilation target is known for %s" % platform.oci)
         target = platform.zig_target.split()
         src = os.path.join(self.tree(), COMPONENTS["pause"][1], "pause.c")
-        env = dict(os.environ, ZIG_GLOBAL_CACHE_DIR=os.path.join(self.root, "zigcache"),
-                   ZIG_LOCAL_CACHE_DIR=os.path.join(self.root, "zigcache"))
+        env = self._zig_env()
         flags = ["-static", "-Os", "-s", "-Wall", "-DVERSION=%s" % self.pause_version()]
         _run(self.zig + ["cc", "-target"] + target + flags + ["-o", binary, src],
              "zig cc of pause for %s" % platform.oci, env=env, timeout=self.timeout)
@@ -312,10 +399,13 @@ class Builder(object):
                     go, env = self.go, self._env(platform)
                 if self.strategy == "qemu":
                     go, env = self._qemu(platform, env)
-                ldflags = self.ldflags()
+                ldflags = self.ldflags(component)
                 if self.source.module == STANDIN:
                     ldflags += " -X 'main.component=%s'" % component
-                _run([go, "build", "-trimpath", "-buildvcs=false", "-ldflags", ldflags, "-o", binary, target],
+                if component in CGO:
+                    env = self._cgo_env(component, platform, env)
+                tags = ["-tags", TAGS[component]] if component in TAGS else []
+                _run([go, "build", "-trimpath", "-buildvcs=false"] + tags + ["-ldflags", ldflags, "-o", binary, target],
                      "go build of %s for %s" % (component, platform.oci), env=env, cwd=workdir, timeout=self.timeout)
             seconds = time.monotonic() - start
             info = inspect(binary)

@@ -14,7 +14,7 @@ import os
 import shutil
 
 from ansible_collections.multiarch.k8s.plugins.plugin_utils._build import (
-    CNI, COMPONENTS, ETCD, K8S, STANDIN, BuildError, Builder, platforms_of,
+    CNI, COMPONENTS, CONTAINERD, ETCD, K8S, RUNC, STANDIN, BuildError, Builder, platforms_of,
 )
 from ansible_collections.multiarch.k8s.plugins.plugin_utils._cache import CacheError, LockFile
 from ansible_collections.multiarch.k8s.plugins.module_utils import _components as C
@@ -75,7 +75,7 @@ def _check_request(platforms, components, platform_components, dest, lock_file):
 
 
 def _builders(sources, specs, all_comps, debian_patches, build_dir, log, timeout, strategy):
-    """A Builder per Go module the components come from (Kubernetes, the CNI plugins, etcd)."""
+    """A Builder per Go module the components come from (Kubernetes, the CNI plugins, etcd, containerd, runc)."""
     builders = {}
     for module, spec, ver in specs:
         if any(COMPONENTS[c][0] == module for c in all_comps):
@@ -187,13 +187,15 @@ def _update_lock(lock, lock_file, ref, dest, index_digest, manifests, bundles, c
 def run(source, platforms, dest, components=None, platform_components=None, build_dir="~/.cache/multiarch-k8s/build", version=None,
         debian_patches=False, lock_file=None, insecure=False, username=None, password=None, timeout=3600,
         mirror="http://deb.debian.org/debian", check_mode=False, log=None,
-        cni_source="debian:golang-github-containernetworking-plugins", etcd_source="debian:etcd", strategy="cross"):
+        cni_source="gomod:cni-plugins-v1.10.0", etcd_source="gomod:etcd-v3.6.17",
+        containerd_source="gomod:containerd-v2.4.2", runc_source="gomod:runc-v1.5.3", strategy="cross"):
     """Builds, publishes and locks a holder image: the steps above, in order; check mode builds and writes nothing."""
     log = log or (lambda msg: None)
     build_dir = os.path.expanduser(build_dir)
     plats, wanted, all_comps, ref, lock = _check_request(platforms, components, platform_components, dest, lock_file)
     builders = _builders(SourceCache(build_dir, mirror=mirror, log=log),
-                         ((K8S, source, version), (CNI, cni_source, None), (ETCD, etcd_source, None)),
+                         ((K8S, source, version), (CNI, cni_source, None), (ETCD, etcd_source, None),
+                          (CONTAINERD, containerd_source, None), (RUNC, runc_source, None)),
                          all_comps, debian_patches, build_dir, log, timeout, strategy)
     src = builders.get(K8S, builders.get(CNI)).source
     rows, bundles, actions, missing = _build_all(builders, plats, wanted, check_mode)

@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import glob
 import hashlib
+import json
 import os
 import re
 import shutil
 import subprocess
 import tarfile
+import urllib.request
 
-from ansible_collections.multiarch.k8s.plugins.module_utils._components import K8S
+from ansible_collections.multiarch.k8s.plugins.module_utils._components import CNI, CONTAINERD, ETCD, K8S, RUNC
 from ansible_collections.multiarch.k8s.plugins.module_utils._release import sha256_of as sha256_file
 
 # the collection's Go modules, one per release it builds (tools/gomod.py writes them)
@@ -65,14 +67,17 @@ class Source(object):
 
 
 # the module a gomod/ folder requires -> the source family (the component table's module) it builds
-_FAMILIES = (("k8s.io/kubernetes", K8S), ("go.etcd.io/etcd/server/v3", "go.etcd.io/etcd"),
-             ("github.com/containernetworking/plugins", "github.com/containernetworking/plugins"))
+_FAMILIES = (("k8s.io/kubernetes", K8S), ("go.etcd.io/etcd/server/v3", ETCD), (CNI, CNI), (CONTAINERD, CONTAINERD),
+             (RUNC, RUNC))
+# the C libraries a gomod/ folder's cgo programs link (runc: libseccomp), one JSON file each, written by tools/gomod.py
+CLIB_SUFFIX = ".clib.json"
+_CLIB_KEYS = ("name", "version", "path", "sha256")
 
 
 def _gomod_release(gomod):
     """(family, version) of the release a gomod/ folder requires, or (None, None)."""
-    for required, family in _FAMILIES:
-        if required in gomod["requires"]:
+    for required, family in _FAMILIES:  # the release whose programs the folder builds (its tools), not a dependency
+        if required in gomod["requires"] and any(t == required or t.startswith(required + "/") for t in gomod["tools"]):
             return family, gomod["requires"][required]
     return None, None
 
@@ -98,7 +103,25 @@ def read_gomod(folder):
         t for block in re.findall(r"^tool\s*\((.*?)^\)", text, re.M | re.S) for t in block.split()]
     if not requires or not tools:
         raise BuildError("%s/go.mod requires no release or names no tool to build" % folder)
-    return {"go": go.group(1) if go else None, "requires": requires, "tools": sorted(set(tools))}
+    return {"go": go.group(1) if go else None, "requires": requires, "tools": sorted(set(tools)),
+            "clibs": _read_clibs(folder)}
+
+
+def _read_clibs(folder):
+    """name -> {"name", "version", "path" (in the Debian archive), "sha256"} of each ``*.clib.json`` in ``folder``."""
+    clibs = {}
+    for path in sorted(glob.glob(os.path.join(folder, "*" + CLIB_SUFFIX))):
+        try:
+            with open(path) as f:
+                doc = json.load(f)
+        except (OSError, ValueError) as e:
+            raise BuildError("%s cannot be read: %s" % (path, e))
+        if not isinstance(doc, dict) or any(not isinstance(doc.get(k), str) or not doc.get(k) for k in _CLIB_KEYS) \
+                or not re.match(r"^[0-9a-f]{64}$", doc["sha256"]) or doc["path"].startswith("/") or ".." in doc["path"]:
+            raise BuildError("%s must name a C library: %s (strings; path relative to the Debian mirror; sha256 "
+                             "64 hex digits)" % (path, ", ".join(_CLIB_KEYS)))
+        clibs[doc["name"]] = doc
+    return clibs
 
 
 def _module_of(tree):
@@ -170,6 +193,29 @@ class SourceCache(object):
             return self._tarball(spec, version)
         raise BuildError("source %s does not exist (expected debian:PACKAGE, a .tar.gz or a directory)" % spec)
 
+    def clib_tarball(self, lib):
+        """The source tarball of C library ``lib`` (a ``*.clib.json`` entry) from the Debian mirror, checked against
+        the sha256 the collection pins; downloaded once into the cache."""
+        dest = os.path.join(self.root, "clibs", "%s-%s" % (lib["sha256"][:16], os.path.basename(lib["path"])))
+        if os.path.isfile(dest) and sha256_file(dest) == lib["sha256"]:
+            return dest
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        url = "%s/%s" % (self.mirror.rstrip("/"), lib["path"])
+        self.log("fetching %s %s from %s" % (lib["name"], lib["version"], url))
+        tmp = dest + ".part"
+        try:
+            with urllib.request.urlopen(url, timeout=120) as r, open(tmp, "wb") as f:
+                shutil.copyfileobj(r, f)
+        except (OSError, ValueError) as e:
+            raise BuildError("%s %s cannot be fetched from %s: %s" % (lib["name"], lib["version"], url, e))
+        got = sha256_file(tmp)
+        if got != lib["sha256"]:
+            os.unlink(tmp)
+            raise BuildError("%s from %s has sha256 %s, not the %s the collection pins; nothing was built with it"
+                             % (lib["name"], url, got, lib["sha256"]))
+        os.replace(tmp, dest)
+        return dest
+
     def _gomod(self, name, version):
         folder = name if os.path.isabs(name) or os.sep in name else os.path.join(GOMOD_DIR, name)
         if not os.path.isdir(folder):
@@ -182,7 +228,7 @@ class SourceCache(object):
         if version and version != release:
             raise BuildError("gomod:%s builds %s, not the version asked for (%s)" % (name, release, version))
         h = hashlib.sha256(b"gomod\n")
-        for fname in ("go.mod", "go.sum"):
+        for fname in ["go.mod", "go.sum"] + sorted(os.path.basename(p) for p in glob.glob(os.path.join(folder, "*" + CLIB_SUFFIX))):
             with open(os.path.join(folder, fname), "rb") as f:
                 h.update(f.read())
         return Source("gomod:" + name, h.hexdigest(), os.path.abspath(folder), release,

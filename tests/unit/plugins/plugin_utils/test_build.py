@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
@@ -233,3 +234,100 @@ def test_the_collections_gomod_folders_are_complete():
     for name in folders:
         src = S.SourceCache("/nonexistent").prepare("gomod:" + name)
         assert src.module and src.version and name.endswith("-" + src.version), name
+
+
+# --- the container runtime: containerd (pure Go) and runc (cgo, libseccomp built with zig cc) ---
+RUNC_GOMOD = """module multiarch.k8s/gomod/runc
+
+go 1.26.0
+
+require (
+\tgithub.com/opencontainers/runc v1.5.3 // indirect
+\tgithub.com/containernetworking/plugins v1.9.1 // indirect
+)
+
+tool github.com/opencontainers/runc
+"""
+SECCOMP = {"name": "libseccomp", "version": "2.6.0", "sha256": "83" * 32,
+           "path": "pool/main/libs/libseccomp/libseccomp_2.6.0.orig.tar.gz"}
+
+
+def _clib(folder, doc):
+    with open(os.path.join(folder, "libseccomp.clib.json"), "w") as f:
+        json.dump(doc, f)
+
+
+def test_a_gomod_folder_builds_the_release_of_its_tools_not_one_it_merely_requires(tmp_path):
+    """containerd's go.mod requires the CNI plugins too: the family is the one whose programs are tools."""
+    folder = _gomod(str(tmp_path / "runc-v1.5.3"), RUNC_GOMOD)
+    _clib(folder, SECCOMP)
+    src = S.SourceCache(str(tmp_path / "c")).prepare("gomod:" + folder)
+    assert src.module == B.RUNC and src.version == "v1.5.3"
+    assert src.gomod["clibs"] == {"libseccomp": SECCOMP}
+
+
+def test_runc_is_linked_by_zig_cc_with_its_tags_and_version(tmp_path):
+    folder = _gomod(str(tmp_path / "runc-v1.5.3"), RUNC_GOMOD)
+    _clib(folder, SECCOMP)
+    src = S.SourceCache(str(tmp_path / "c")).prepare("gomod:" + folder)
+    b = B.Builder(str(tmp_path / "b"), src)
+    flags = b.ldflags("runc")
+    assert "-X 'main.version=1.5.3'" in flags and "-linkmode external -extldflags '-static -s'" in flags
+    assert "seccomp" in B.TAGS["runc"].split() and "libpathrs" not in B.TAGS["runc"].split()
+    assert B.CGO["runc"] == ("libseccomp",)
+    # the C library's pinned sha256 and the target are inputs of the key
+    monkey = {"zig": "0.17.1"}
+    b.zig_version = lambda: monkey["zig"]
+    b.go_version = lambda: "go1.26.8"
+    key = b.key("runc", P.by_oci("linux/arm/v6"))
+    assert key != b.key("runc", P.by_oci("linux/arm/v7"))
+    monkey["zig"] = "0.18.0"
+    assert b.key("runc", P.by_oci("linux/arm/v6")) != key
+    _clib(folder, dict(SECCOMP, sha256="84" * 32))
+    other = B.Builder(str(tmp_path / "b"), S.SourceCache(str(tmp_path / "c")).prepare("gomod:" + folder))
+    other.zig_version, other.go_version = b.zig_version, b.go_version
+    assert other.key("runc", P.by_oci("linux/arm/v6")) != b.key("runc", P.by_oci("linux/arm/v6"))
+
+
+def test_containerd_is_stamped_with_its_version_package(tmp_path):
+    text = RUNC_GOMOD.replace("opencontainers/runc v1.5.3", "containerd/containerd/v2 v2.4.2").replace(
+        "tool github.com/opencontainers/runc", "tool github.com/containerd/containerd/v2/cmd/containerd")
+    src = S.SourceCache(str(tmp_path / "c")).prepare("gomod:" + _gomod(str(tmp_path / "containerd-v2.4.2"), text))
+    flags = B.Builder(str(tmp_path / "b"), src).ldflags("containerd")
+    assert "-X 'github.com/containerd/containerd/v2/version.Version=v2.4.2'" in flags
+    assert "linkmode" not in flags  # pure Go, CGO_ENABLED=0
+
+
+@pytest.mark.parametrize("doc,message", [
+    (dict(SECCOMP, sha256="xyz"), "must name a C library"),
+    (dict(SECCOMP, path="/etc/passwd"), "must name a C library"),
+    (dict(SECCOMP, path="pool/../../x"), "must name a C library"),
+    ({"name": "libseccomp"}, "must name a C library"),
+])
+def test_a_bad_c_library_pin_is_refused(tmp_path, doc, message):
+    folder = _gomod(str(tmp_path / "runc-v1.5.3"), RUNC_GOMOD)
+    _clib(folder, doc)
+    with pytest.raises(B.BuildError, match=message):
+        S.SourceCache(str(tmp_path / "c")).prepare("gomod:" + folder)
+
+
+def test_runc_without_its_c_library_pin_is_refused_before_building(tmp_path):
+    src = S.SourceCache(str(tmp_path / "c")).prepare("gomod:" + _gomod(str(tmp_path / "runc-v1.5.3"), RUNC_GOMOD))
+    b = B.Builder(str(tmp_path / "b"), src)
+    b.zig_version = lambda: "0.17.1"
+    b.go_version = lambda: "go1.26.8"
+    with pytest.raises(B.BuildError, match="needs the C library libseccomp, and .* pins none"):
+        b.key("runc", P.by_oci("linux/amd64"))
+
+
+def test_a_c_library_tarball_that_does_not_match_its_pin_is_refused(tmp_path):
+    """The mirror is a local file:// directory here: a tarball whose sha256 differs is not used."""
+    mirror = tmp_path / "mirror"
+    (mirror / "pool/main/libs/libseccomp").mkdir(parents=True)
+    (mirror / SECCOMP["path"]).write_bytes(b"not the tarball")
+    cache = S.SourceCache(str(tmp_path / "c"), mirror="file://" + str(mirror))
+    with pytest.raises(B.BuildError, match="has sha256 .*, not the 8383.* the collection pins; nothing was built"):
+        cache.clib_tarball(SECCOMP)
+    assert not os.listdir(os.path.join(str(tmp_path / "c"), "src", "clibs"))
+    good = dict(SECCOMP, sha256=B.sha256_file(str(mirror / SECCOMP["path"])))
+    assert open(cache.clib_tarball(good), "rb").read() == b"not the tarball"
