@@ -1,23 +1,24 @@
 #!/usr/bin/env bash
-# `make demo`: the emulated fleet up, static binaries built from source for its four platforms and
-# published to the local registry, then site.yml: facts, one pull per platform, every node gets its
+# `make demo`: static binaries built from the collection's Go modules (gomod/) for the fleet's four platforms and
+# published to the local registry, the emulated fleet up, then site.yml: facts, one pull per platform, every node gets its
 # release, the control plane on the amd64 node, containerd, the pod network, kubelet and kube-proxy on
 # every node. Ends with the fleet as a table and `kubectl get nodes`. `make demo-down` removes the fleet
 # (caches stay).
 source "$(dirname "$0")/lib.sh"
-HOLDER="docker://$REGISTRY/multiarch-k8s/cluster:v1.20.2"
+VERSION=v1.37.2
+HOLDER="docker://$REGISTRY/multiarch-k8s/cluster:$VERSION"
 case "${1:-up}" in
   up)
     stage "host set-up (apt packages, binfmt_misc, Docker engine, registry on $REGISTRY)"
     "$REPO/tools/setup-host.sh"
     stage "python set-up (virtualenv, collection build + install)"
     "$REPO/tools/setup-python.sh"
-    stage "fleet up (amd64, arm64, armhf, armel with an ARM1176 CPU)"
-    python "$REPO/tests/fleet/fleet.py" up
-    stage "building static binaries from Debian's sources for four platforms (cached; the first time takes a while)"
+    stage "building static binaries of Kubernetes $VERSION, etcd, containerd, runc and the CNI plugins from their Go modules for four platforms (cached; the first time takes a while)"
     ansible-playbook multiarch.k8s.build -v \
-      -e "{\"multiarch_k8s_build_dest\": \"$HOLDER\", \"multiarch_k8s_build_dir\": \"$CACHE/build\",
-           \"multiarch_k8s_build_components\": [\"kubelet\", \"kube-proxy\", \"pause\", \"bridge\", \"host-local\", \"loopback\", \"portmap\"],
+      -e "{\"multiarch_k8s_build_source\": \"gomod:kubernetes-$VERSION\", \"multiarch_k8s_build_dest\": \"$HOLDER\",
+           \"multiarch_k8s_build_dir\": \"$CACHE/build\",
+           \"multiarch_k8s_build_components\": [\"kubelet\", \"kube-proxy\", \"pause\", \"bridge\", \"host-local\", \"loopback\", \"portmap\",
+             \"containerd\", \"containerd-shim-runc-v2\", \"runc\", \"ctr\"],
            \"multiarch_k8s_build_platform_components\": {\"linux/amd64\": [\"kubeadm\", \"kubectl\", \"kube-apiserver\",
              \"kube-controller-manager\", \"kube-scheduler\", \"etcd\"]},
            \"multiarch_k8s_lock_file\": \"$OUT/demo-lock.yml\"}" >"$OUT/demo-build.log" 2>&1 &
@@ -28,6 +29,9 @@ case "${1:-up}" in
     awk '/^    -   cached:/ {c=$3} /^        platform:/ {p=$2; n[p]++; if (c=="true") k[p]++} /^        seconds:/ {s[p]+=$2}
          END {for (p in n) printf "  %-13s %d binaries (%d from the cache; %.0f s of build time when made)\n", p, n[p], k[p], s[p]}' \
       "$OUT/demo-build.log" | sort
+    stage "fleet up (amd64, arm64, armhf, armel with an ARM1176 CPU); the emulated nodes' runc shim and runc are the amd64 ones of $HOLDER"
+    python "$REPO/tests/fleet/fleet.py" host-native "$HOLDER"
+    python "$REPO/tests/fleet/fleet.py" up
     stage "site.yml: facts, one pull per platform, releases, control plane, containerd, pod network, kubelet, kube-proxy"
     rc=0
     # one progress line per play; the whole output goes to the log

@@ -43,7 +43,7 @@ RELEASES = {
              ("go.etcd.io/etcd/etcdutl/v3", [""])],
     "cni-plugins": [("github.com/containernetworking/plugins", ["plugins/main/bridge", "plugins/ipam/host-local",
                                                                 "plugins/main/loopback", "plugins/meta/portmap"])],
-    "containerd": [("github.com/containerd/containerd/v2", ["cmd/containerd", "cmd/containerd-shim-runc-v2"])],
+    "containerd": [("github.com/containerd/containerd/v2", ["cmd/containerd", "cmd/containerd-shim-runc-v2", "cmd/ctr"])],
     "runc": [("github.com/opencontainers/runc", [""])],
 }
 

@@ -27,6 +27,9 @@ REGISTRY=${MULTIARCH_REGISTRY:-127.0.0.1:5000}
 export MULTIARCH_REGISTRY="$REGISTRY"
 PYVER=$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 export MULTIARCH_CACHE="$CACHE"
+# the Go that builds the current Kubernetes lines (1.26 or later; Debian 12's golang-go is 1.19): the one at
+# /usr/local/go when it is there (installed from go.dev's archive, not by this project), else the first on PATH
+[ -x /usr/local/go/bin/go ] && PATH="/usr/local/go/bin:$PATH"
 export PATH="$VENV/bin:$PATH"
 export ANSIBLE_COLLECTIONS_PATH="$COLLECTIONS:$DEPS_COLLECTIONS"
 export ANSIBLE_CONFIG="$REPO/tests/ansible.cfg"

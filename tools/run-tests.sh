@@ -92,7 +92,7 @@ if [ "$TIER" != integration ]; then
 fi
 if [ "$TIER" != check ]; then
   run_stage "fleet images (Debian root filesystems)" fleet_images
-  run_stage "Kubernetes builds (1.20.2 from Debian's source, stand-ins)" k8s_builds
+  run_stage "Kubernetes builds (from the Go modules in gomod/: the default line, the previous minor, stand-ins)" k8s_builds
   run_stage "fleet up" fleet_up
   for m in "${MODULES[@]}"; do
     run_stage "integration: $m" module "$m"

@@ -7,7 +7,7 @@ source "$(dirname "$0")/lib.sh"
 
 PACKAGES=(docker.io qemu-user-static binfmt-support mmdebstrap arch-test python3-venv
           python3-dev git curl ca-certificates iptables conntrack shellcheck
-          docker-registry skopeo golang-go dpkg-dev)
+          docker-registry skopeo golang-go dpkg-dev make pkg-config)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -17,6 +17,16 @@ if ((${#missing[@]})); then
   stage "installing apt packages: ${missing[*]}"
   apt-get update -q >/dev/null
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# module-mode builds (gomod/) need the Go their go.mod names, and the go command must reach the module proxy
+if [ "${1:-}" != --packages-only ]; then
+  need=$(awk '$1 == "go" {print $2; nextfile}' "$REPO"/gomod/*/go.mod | sort -V | tail -1)
+  have=$(go env GOVERSION 2>/dev/null) || have=""
+  have=${have#go}
+  if [ -z "$have" ] || [ "$(printf '%s\n%s\n' "$need" "$have" | sort -V | head -1)" != "$need" ]; then
+    echo "the Kubernetes builds need Go $need or later on PATH (found: $have); install it from go.dev" >&2; exit 1
+  fi
 fi
 
 [ "${1:-}" = --packages-only ] && exit 0

@@ -144,3 +144,5 @@ require (
 tool github.com/containerd/containerd/v2/cmd/containerd
 
 tool github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2
+
+tool github.com/containerd/containerd/v2/cmd/ctr

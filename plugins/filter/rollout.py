@@ -22,7 +22,7 @@ def _wrap(func):
     return run
 
 
-def version_skew(target, current=None, apiserver=None, control_plane=None, max_node_skew=2):
+def version_skew(target, current=None, apiserver=None, control_plane=None, max_node_skew=None):
     """Violations of the version skew policy by a rollout to ``target`` (empty list: none)."""
     return R.version_skew(current, target, apiserver=apiserver, control_plane=control_plane, max_node_skew=max_node_skew)
 

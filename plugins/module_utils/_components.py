@@ -76,6 +76,8 @@ TABLE = (
     Component("containerd-shim-runc-v2", CONTAINERD, "cmd/containerd-shim-runc-v2", RUNTIME_FOLDER, "node",
               smoke=("-v",)),
     Component("runc", RUNC, ".", RUNTIME_FOLDER, "node"),
+    # containerd's own client: node_image imports the node's pause image with it
+    Component("ctr", CONTAINERD, "cmd/ctr", RUNTIME_FOLDER, "node"),
 )
 
 BY_NAME = dict((c.name, c) for c in TABLE)

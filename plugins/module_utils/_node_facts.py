@@ -255,6 +255,12 @@ def _cmdline_path(view):
     return None
 
 
+def _cmdline_hint(view):
+    """Where the kernel command line of a Raspberry Pi is, when the host has one (in words), else nothing."""
+    where = _cmdline_path(view)
+    return " (%s, one line)" % where if where else ""
+
+
 def _board(view, cpu):
     text = view.read_text("proc/device-tree/model")
     if text:
@@ -372,8 +378,12 @@ def apply_pin(detected, pin, force, evidence):
                            "platform forced to %s against the evidence: %s" % (pinned.oci, problem))
 
 
-def gather(root="/", install_dir=DEFAULT_PREFIX, min_free_mb=300, pin=None, force=False):
-    """All facts of one host; raises DetectError when the platform cannot be decided."""
+def gather(root="/", install_dir=DEFAULT_PREFIX, min_free_mb=300, pin=None, force=False, allow_cgroup_v1=False):
+    """All facts of one host; raises DetectError when the platform cannot be decided.
+
+    A cgroup v1 host is an error finding (the kubelet refuses it since Kubernetes 1.35) unless
+    ``allow_cgroup_v1`` says the kubelet is told to accept it; then it is a warning.
+    """
     view = HostView(root)
     cpu_text = view.read_text("proc/cpuinfo")
     cpu = parse_cpuinfo(cpu_text)
@@ -408,6 +418,22 @@ def gather(root="/", install_dir=DEFAULT_PREFIX, min_free_mb=300, pin=None, forc
                                 "the memory cgroup controller is disabled: the kubelet will not start",
                                 "add cgroup_enable=memory cgroup_memory=1 to %s (one line) and reboot"
                                 % where))
+    if cg_version == 1:
+        boot_v2 = ("boot with systemd.unified_cgroup_hierarchy=1 on the kernel command line%s and reboot, or move "
+                   "to a current OS (Raspberry Pi OS Bookworm or later and Debian 11 or later run cgroup v2)"
+                   % _cmdline_hint(view))
+        if allow_cgroup_v1:
+            findings.append(finding("cgroup_v1", "warning",
+                                    "the host runs cgroup v1 (hybrid or legacy), allowed by "
+                                    "multiarch_k8s_allow_cgroup_v1: the kubelet is told failCgroupV1: false; "
+                                    "the kubelet and containerd have deprecated cgroup v1",
+                                    boot_v2 + ", then drop multiarch_k8s_allow_cgroup_v1"))
+        else:
+            findings.append(finding("cgroup_v1", "error",
+                                    "the host runs cgroup v1 (hybrid or legacy): the kubelet refuses to start on "
+                                    "it since Kubernetes 1.35 (failCgroupV1); boot it with cgroup v2, or set "
+                                    "multiarch_k8s_allow_cgroup_v1: true for it",
+                                    boot_v2 + "; or set multiarch_k8s_allow_cgroup_v1: true for this host"))
     if swap_on:
         findings.append(finding("swap_on", "warning",
                                 "swap is on (%s MB): the kubelet refuses to start with swap unless "

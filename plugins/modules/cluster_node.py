@@ -66,7 +66,7 @@ options:
     type: bool
     default: false
   version:
-    description: With O(state=ready), the kubelet version the Node must report (C(v1.20.2)).
+    description: With O(state=ready), the kubelet version the Node must report (C(v1.37.2)).
     type: str
 attributes:
   check_mode:
@@ -93,7 +93,7 @@ EXAMPLES = r"""
   multiarch.k8s.cluster_node:
     name: "{{ inventory_hostname }}"
     state: ready
-    version: v1.20.2
+    version: v1.37.2
   delegate_to: "{{ groups['control_plane'][0] }}"
 
 - name: Schedulable again, if this collection cordoned it

@@ -80,7 +80,7 @@ nodes:
       description: The kubelet version the Node reports.
       type: str
     kube_proxy:
-      description: The kube-proxy version the Node reports.
+      description: The kube-proxy version the Node reports; empty from Kubernetes 1.33 on, whose kubelets no longer report it.
       type: str
     platform:
       description: The C(multiarch.k8s/platform) label (C(linux-arm-v6)), or null.
@@ -105,8 +105,8 @@ nodes:
       ready: true
       schedulable: true
       cordoned_by: null
-      kubelet: v1.20.2
-      kube_proxy: v1.20.2
+      kubelet: v1.37.2
+      kube_proxy: ""
       platform: linux-arm-v6
       arch: arm
       address: 192.168.1.31

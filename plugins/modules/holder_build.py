@@ -32,8 +32,8 @@ description:
   - C(kube-apiserver) and C(kube-controller-manager) need C(pkg/generated/openapi), which release
     tarballs lack; it is generated once per source with the tree's own C(openapi-gen) (the published
     C(k8s.io/kubernetes) module carries it).
-  - Runs on the controller (an action plugin) and needs Go (C(golang-go)) there, plus C(apt-get) and
-    C(dpkg-source) for C(debian:) sources.
+  - Runs on the controller (an action plugin) and needs Go there, 1.26 or later first on C(PATH) for C(gomod:)
+    sources, plus C(apt-get), C(dpkg-source) and Debian's Go (C(golang-go)) for the legacy C(debian:) sources.
 author:
   - multiarch.k8s developers (@multiarch-k8s)
 options:
@@ -67,7 +67,7 @@ options:
     elements: str
     choices: [kubelet, kube-proxy, kubeadm, kubectl, kube-apiserver, kube-controller-manager, kube-scheduler, pause,
               bridge, host-local, loopback, portmap, ptp, bandwidth, firewall, tuning, etcd, etcdctl, etcdutl,
-              containerd, containerd-shim-runc-v2, runc]
+              containerd, containerd-shim-runc-v2, runc, ctr]
   platform_components:
     description:
       - More components for some platforms only, as a mapping of platform to a list of components, on top of
@@ -89,7 +89,7 @@ options:
     default: gomod:etcd-v3.6.17
   containerd_source:
     description:
-      - Source of C(containerd) and C(containerd-shim-runc-v2), in the same forms as O(source). Kubernetes 1.36 and
+      - Source of C(containerd), C(containerd-shim-runc-v2) and C(ctr), in the same forms as O(source). Kubernetes 1.36 and
         later need containerd 2.x (the CRI C(RuntimeConfig) call), which Debian 12 does not ship.
     type: str
     default: gomod:containerd-v2.4.2
@@ -171,21 +171,24 @@ seealso:
 """
 
 EXAMPLES = r"""
-- name: Build kubelet and kube-proxy 1.20.2 for the Pi Zero and the Pi 3, push them to the local registry
+- name: Build kubelet and kube-proxy v1.37.2 for the Pi Zero and the Pi 3, push them to the local registry
   multiarch.k8s.holder_build:
-    source: debian:kubernetes
+    source: gomod:kubernetes-v1.37.2
     components: [kubelet, kube-proxy]
     platforms: [linux/arm/v6, linux/arm/v7]
-    dest: docker://127.0.0.1:5000/k8s-bins:v1.20.2
+    dest: docker://127.0.0.1:5000/k8s-bins:v1.37.2
     lock_file: "{{ playbook_dir }}/multiarch-k8s.lock.yml"
   run_once: true
 
-- name: The same with Debian's security patches, into an OCI layout for an air-gapped site
+- name: A whole node set (the node runtime included) for four platforms, the control plane for amd64, into an OCI layout
   multiarch.k8s.holder_build:
-    source: debian:kubernetes
-    debian_patches: true
+    source: gomod:kubernetes-v1.37.2
+    components: [kubelet, kube-proxy, pause, bridge, host-local, loopback, portmap,
+                 containerd, containerd-shim-runc-v2, runc, ctr]
+    platform_components:
+      linux/amd64: [kubeadm, kubectl, kube-apiserver, kube-controller-manager, kube-scheduler, etcd]
     platforms: [linux/amd64, linux/arm64, linux/arm/v7, linux/arm/v6]
-    dest: oci:/srv/holders/k8s-bins:v1.20.2-debian
+    dest: oci:/srv/holders/k8s-bins:v1.37.2
 """
 
 RETURN = r"""

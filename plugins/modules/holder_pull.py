@@ -137,14 +137,14 @@ seealso:
 EXAMPLES = r"""
 - name: Pull the binaries of every platform the fleet needs, once per platform
   multiarch.k8s.holder_pull:
-    src: docker://registry.example.com:5000/k8s-bins:v1.20.2
+    src: docker://registry.example.com:5000/k8s-bins:v1.37.2
     platforms: "{{ groups['all'] | map('extract', hostvars, ['multiarch_k8s', 'platform']) | unique }}"
     lock_file: "{{ playbook_dir }}/multiarch-k8s.lock.yml"
   run_once: true
 
 - name: Air-gapped site, from an OCI layout copied on a USB stick
   multiarch.k8s.holder_pull:
-    src: oci:/media/usb/k8s-bins:v1.20.2
+    src: oci:/media/usb/k8s-bins:v1.37.2
     platforms: [linux/arm/v6, linux/arm/v7]
   run_once: true
 """
@@ -158,7 +158,7 @@ bundles:
   type: dict
   sample:
     linux/arm/v7:
-      bundle_id: v1.20.2-linux-arm-v6-1a2b3c4d5e6f
+      bundle_id: v1.37.2-linux-arm-v6-1a2b3c4d5e6f
       platform: linux/arm/v7
       platform_used: linux/arm/v6
       reason: "no linux/arm/v7 entry; took linux/arm/v6, which a v7 host runs (variants fall back only downward)"
@@ -173,6 +173,7 @@ bundles:
           folder: k8s-bins
           sha256: "9f86d0..."
           size: 100663296
+          version: v1.37.2
           path: /root/.cache/multiarch-k8s/binaries/blobs/sha256/9f86d0...
           elf: "ELF32 little-endian ARM, static, GOARM=6"
 index_digest:

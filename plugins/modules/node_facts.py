@@ -15,7 +15,7 @@ description:
     one OCI platform such as C(linux/arm/v6), with the reason and the preflight findings.
   - The architecture and word size are the B(userland's) (the ELF header of C(/bin/sh), symlinks
     resolved inside O(root)), not the kernel's. A Raspberry Pi 4 running a 64-bit kernel with a
-    32-bit Raspberry Pi OS gets C(linux/arm/v7), matching its distribution's container runtime.
+    32-bit Raspberry Pi OS gets C(linux/arm/v7), matching the rest of its userland.
   - The ARM variant is what the B(CPU) runs, because the binaries are static. C(/proc/cpuinfo)
     decides when it describes an ARM CPU (an ARM1176 prints C(CPU architecture 7); its part number
     C(0xb76) and its model name, which ends in v6l, tell the truth), else the kernel machine name, with the
@@ -59,6 +59,18 @@ options:
       - Accept a pinned O(platform) that contradicts the evidence; a warning finding records it.
     type: bool
     default: false
+  allow_cgroup_v1:
+    description:
+      - Whether the host may run cgroup v1 (a hybrid or legacy hierarchy, no C(cgroup.controllers) at the top of
+        C(/sys/fs/cgroup)), normally from the inventory variable C(multiarch_k8s_allow_cgroup_v1).
+      - With V(false), such a host gets the blocking finding C(cgroup_v1) (severity C(error)) - since Kubernetes
+        1.35 the kubelet refuses to start on cgroup v1 unless its C(failCgroupV1) is false.
+      - With V(true), the finding is a C(warning). The playbooks pass C(multiarch_k8s_allow_cgroup_v1) here, and the
+        same variable sets the kubelet's C(failCgroupV1) to false.
+      - Raspberry Pi OS Bookworm and later, and Debian 11 and later, run cgroup v2.
+    type: bool
+    default: false
+    version_added: 0.3.0
 attributes:
   check_mode:
     support: full
@@ -87,6 +99,10 @@ EXAMPLES = r"""
   multiarch.k8s.node_facts:
     platform: "{{ multiarch_k8s_platform | default(omit) }}"
     install_dir: /opt/multiarch-k8s
+
+- name: Hosts that must stay on cgroup v1 get a warning instead of a blocking finding
+  multiarch.k8s.node_facts:
+    allow_cgroup_v1: true
 
 - name: Stop a host with a blocking finding before anything changes on it
   ansible.builtin.fail:
@@ -221,6 +237,15 @@ ansible_facts:
               severity: error
               msg: "the memory cgroup controller is disabled: the kubelet will not start"
               fix: "add cgroup_enable=memory cgroup_memory=1 to /boot/firmware/cmdline.txt (one line) and reboot"
+            - id: cgroup_v1
+              severity: error
+              msg: >-
+                the host runs cgroup v1 (hybrid or legacy): the kubelet refuses to start on it since Kubernetes 1.35
+                (failCgroupV1); boot it with cgroup v2, or set multiarch_k8s_allow_cgroup_v1: true for it
+              fix: >-
+                boot with systemd.unified_cgroup_hierarchy=1 on the kernel command line and reboot, or move to a
+                current OS (Raspberry Pi OS Bookworm or later and Debian 11 or later run cgroup v2); or set
+                multiarch_k8s_allow_cgroup_v1: true for this host
         preflight_blocking:
           description: True if any finding has severity C(error).
           type: bool
@@ -240,13 +265,14 @@ def main():
             min_free_mb=dict(type="int", default=300),
             platform=dict(type="str"),
             force=dict(type="bool", default=False),
+            allow_cgroup_v1=dict(type="bool", default=False),
         ),
         supports_check_mode=True,
     )
     p = module.params
     try:
         facts = gather(root=p["root"], install_dir=p["install_dir"], min_free_mb=p["min_free_mb"],
-                       pin=p["platform"], force=p["force"])
+                       pin=p["platform"], force=p["force"], allow_cgroup_v1=p["allow_cgroup_v1"])
     except DetectError as e:
         module.fail_json(msg=str(e))
     module.exit_json(changed=False, ansible_facts={"multiarch_k8s": facts})

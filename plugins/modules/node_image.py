@@ -15,7 +15,8 @@ description:
     OCI image of the node's platform and imports it into containerd with C(ctr images import).
   - Made for the pod sandbox (C(pause)) image, which upstream does not publish for C(linux/arm/v6); the
     M(multiarch.k8s.holder_build) C(pause) binary of each platform becomes the node's sandbox image, set
-    as containerd's C(sandbox_image). Small static workloads can be packed the same way.
+    as containerd's sandbox image (C(pinned_images.sandbox) of its configuration version 3). Small static
+    workloads can be packed the same way.
   - The image is deterministic, so its index digest is compared with what containerd lists under O(name);
     a rerun with the same files imports nothing and reports C(changed=false).
   - Runs on the node with the Python standard library only.

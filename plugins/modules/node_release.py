@@ -147,7 +147,7 @@ release:
   description: The release id (the bundle id).
   returned: success
   type: str
-  sample: v1.20.2-linux-arm-v6-1a2b3c4d5e6f
+  sample: v1.37.2-linux-arm-v6-1a2b3c4d5e6f
 current:
   description: The release C(current) points at after the run.
   returned: success

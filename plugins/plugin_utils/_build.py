@@ -36,6 +36,7 @@ K8S, CNI, ETCD, CONTAINERD, RUNC = C.K8S, C.CNI, C.ETCD, C.CONTAINERD, C.RUNC
 TAGS = {
     "containerd": "urfave_cli_no_docs netgo osusergo static_build",
     "containerd-shim-runc-v2": "urfave_cli_no_docs netgo osusergo static_build no_grpc",
+    "ctr": "urfave_cli_no_docs netgo osusergo static_build",
     "runc": "seccomp urfave_cli_no_docs netgo osusergo",
 }
 # components built with cgo, and the C libraries (a gomod folder's *.clib.json) they link statically; C is

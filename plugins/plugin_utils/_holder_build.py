@@ -172,9 +172,12 @@ def _update_lock(lock, lock_file, ref, dest, index_digest, manifests, bundles, c
     if lock is None:
         return None, None, False, []
     before = lock.entry(ref.tag)
+    # the version of each component too: upgrade.yml checks the version skew policy against them before it
+    # fetches anything
     after = {"source": dest, "index": index_digest, "platforms": dict(
         (p, {"manifest": manifests[p], "files": dict(("%s/%s" % (r["folder"], r["component"]), r["sha256"])
-                                                     for r in bundles[p])}) for p in bundles)}
+                                                     for r in bundles[p]),
+             "versions": dict((r["component"], r["version"]) for r in bundles[p] if r.get("version"))}) for p in bundles)}
     if after == before:
         return before, after, False, []
     if check_mode:

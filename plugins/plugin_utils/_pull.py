@@ -356,7 +356,9 @@ class Puller(object):
                 "index": index_digest,
                 "platforms": dict(
                     (b["platform_used"], {"manifest": b["manifest_digest"],
-                                          "files": dict((n, f["sha256"]) for n, f in sorted(b["files"].items()))})
+                                          "files": dict((n, f["sha256"]) for n, f in sorted(b["files"].items())),
+                                          "versions": dict((n.rsplit("/", 1)[-1], f["version"])
+                                                           for n, f in sorted(b["files"].items()) if f.get("version"))})
                     for b in bundles.values() if not b.get("pending")),
             }
             merged = dict(after)

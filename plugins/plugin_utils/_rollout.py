@@ -46,22 +46,30 @@ def _versions(mapping, what):
     return mapping
 
 
-def version_skew(current, target, apiserver=None, control_plane=None, max_node_skew=2):
+def node_skew_limit(version, max_node_skew=None):
+    """How many minors a kubelet or kube-proxy of ``version`` may be older than kube-apiserver: three from 1.25 on,
+    two before (the version skew policy); ``max_node_skew`` sets a stricter (or looser) limit of the user's."""
+    if max_node_skew is not None:
+        return max_node_skew
+    return 3 if version and version[:2] >= (1, 25) else 2
+
+
+def version_skew(current, target, apiserver=None, control_plane=None, max_node_skew=None):
     """Sentences naming each violation of the version skew policy by a rollout (empty: none).
 
     ``current``: host -> {component: version} running now (kubelet, kube-proxy from the Nodes).
     ``target``: host -> {component: version} after the rollout (hosts the rollout changes).
     ``apiserver``: the kube-apiserver version serving now. ``control_plane``: the control-plane hosts.
-    Rules (Kubernetes' policy for 1.20): kube-apiserver never skips a minor version and all its hosts
-    end on one minor; kubelet and kube-proxy never newer than kube-apiserver and at most
-    ``max_node_skew`` minors older; controller-manager and scheduler not newer and at most one older;
-    kubectl within one minor either way.
+    Rules (Kubernetes' version skew policy): kube-apiserver never skips a minor version and all its hosts
+    end on one minor; kubelet and kube-proxy never newer than kube-apiserver and at most three minors older
+    (two for those older than 1.25), or ``max_node_skew`` when given; controller-manager and scheduler not newer
+    and at most one older; kubectl within one minor either way.
     """
     current = _versions(current, "current")
     target = _versions(target, "target")
     control_plane = list(control_plane or [])
     try:
-        max_node_skew = int(max_node_skew)
+        max_node_skew = None if max_node_skew is None or max_node_skew == "" else int(max_node_skew)
     except (TypeError, ValueError):
         raise RolloutError("max_node_skew must be a whole number of minor versions, not %r" % (max_node_skew,))
     problems = []
@@ -97,9 +105,10 @@ def version_skew(current, target, apiserver=None, control_plane=None, max_node_s
                 continue
             if v[:2] > api_after[:2]:
                 problems.append("%s: %s %s would be newer than kube-apiserver %s" % (host, comp, after[comp], _minor(api_after)))
-            elif (api_after[1] - v[1] if v[0] == api_after[0] else 99) > max_node_skew:
+            elif (api_after[1] - v[1] if v[0] == api_after[0] else 99) > node_skew_limit(v, max_node_skew):
                 problems.append("%s: %s %s would be %d minor versions older than kube-apiserver %s (at most %d)"
-                                % (host, comp, after[comp], api_after[1] - v[1], _minor(api_after), max_node_skew))
+                                % (host, comp, after[comp], api_after[1] - v[1], _minor(api_after),
+                                   node_skew_limit(v, max_node_skew)))
         if host in control_plane:
             for comp in CONTROL_PLANE_COMPONENTS:
                 v = parse_version(after.get(comp))
@@ -213,7 +222,7 @@ def bundle_versions(bundle):
     return dict((f["name"], f["version"]) for f in (bundle or {}).get("files") or [] if f.get("version"))
 
 
-def rollout_plan(hosts, nodes=None, apiserver=None, control_plane=None, serial="20%", max_node_skew=2):
+def rollout_plan(hosts, nodes=None, apiserver=None, control_plane=None, serial="20%", max_node_skew=None):
     """The whole plan of upgrade.yml from each host's platform, running release and target bundle.
 
     ``hosts``: host -> {"platform", "from" (release record), "target" (bundle from bundle_overlay)}, in

@@ -4,6 +4,7 @@
 """The emulated test fleet: one systemd container per platform, from real Debian root filesystems.
 
     fleet.py images     build (or reuse) the node images
+    fleet.py host-native HOLDER   take the amd64 containerd shim and runc the emulated nodes run from HOLDER
     fleet.py up         images + network + running nodes, waits until systemd is up in each
     fleet.py reset      makes the nodes again from their images (a fresh fleet)
     fleet.py down       removes the nodes and the network (images stay cached)
@@ -45,13 +46,11 @@ MIRROR = os.environ.get("MULTIARCH_DEBIAN_MIRROR", "http://deb.debian.org/debian
 # Packages of every node image. Changing this list (or the fix-ups) changes the cache key.
 PACKAGES = [
     "systemd", "systemd-sysv", "dbus", "python3", "python3-apt", "iproute2", "procps",
-    "iptables", "conntrack", "containerd", "runc", "kmod", "ca-certificates", "zstd",
+    "iptables", "conntrack", "kmod", "ca-certificates", "zstd",
 ]
 
 # Fix-ups run in the new root by mmdebstrap (--customize-hook) before it is packed.
 FIXUPS = [
-    # the roles enable what they install; a fleet node starts clean
-    'chroot "$1" systemctl disable containerd.service',
     'chroot "$1" systemctl mask systemd-udevd.service systemd-udevd-control.socket '
     'systemd-udevd-kernel.socket systemd-modules-load.service getty@tty1.service '
     'console-getty.service',
@@ -216,12 +215,18 @@ def ensure_network(client):
 
 # What an emulated node takes from the host: QEMU user emulation cannot run a container runtime
 # (containerd's shim needs prctl(PR_SET_CHILD_SUBREAPER), runc needs seccomp) nor iptables (its
-# netlink calls fail), so these are the host's native builds, bind-mounted over the node's own files,
-# with the host's libraries and loader in paths an ARM root filesystem does not use. The node's own
-# containerd daemon, kubelet, kube-proxy, CNI plugins, pause and workloads stay ARM. A Pi runs its
-# distribution's runtime: this is test-fleet wiring, not part of the roles.
-HOST_NATIVE = ["/usr/bin/containerd-shim-runc-v2", "/usr/sbin/runc", "/usr/sbin/xtables-nft-multi",
-               "/usr/sbin/xtables-legacy-multi", "/usr/sbin/conntrack"]
+# netlink calls fail), so these run natively, bind-mounted into the node. The shim and runc are the
+# collection's own amd64 builds from the very holder image the nodes get (``fleet.py host-native``
+# takes them out of it), mounted under RUNTIME_DIR, where the test inventories point the
+# container_runtime role's runc and shim variables; iptables and conntrack are the host's Debian
+# 12 builds (the collection builds neither; the nodes install the same Debian 12 packages), bind-
+# mounted over the node's own files with the host's libraries and loader in paths an ARM root
+# filesystem does not use. The node's own containerd daemon, kubelet, kube-proxy, CNI plugins, pause
+# and workloads stay ARM. A Pi runs everything natively: this is test-fleet wiring, not the roles'.
+HOST_NATIVE = ["/usr/sbin/xtables-nft-multi", "/usr/sbin/xtables-legacy-multi", "/usr/sbin/conntrack"]
+HOST_NATIVE_RUNTIME = ["containerd-shim-runc-v2", "runc"]
+HOST_NATIVE_DIR = os.environ.get("MULTIARCH_FLEET_HOST_NATIVE", os.path.join(CACHE, "fleet", "host-native"))
+RUNTIME_DIR = "/usr/local/lib/mk8s-fleet"
 HOST_NATIVE_LIBS = {"/usr/lib/x86_64-linux-gnu": "/usr/lib/x86_64-linux-gnu", "/usr/lib64": "/lib64"}
 
 # Kernel settings the kubelet writes at start. /proc/sys stays read-only in every node (a write
@@ -251,16 +256,35 @@ done
 
 # a running node made with other wiring is made again
 WIRING_LABEL = "io.multiarch-k8s.fleet-wiring"
-WIRING_VERSION = "3"
+WIRING_VERSION = "4"
+HOST_NATIVE_LABEL = "io.multiarch-k8s.fleet-host-native"
+
+
+def host_native_runtime():
+    """name -> path of the amd64 shim and runc the emulated nodes run, and a digest of them (a node made with
+    others is made again)."""
+    paths = dict((n, os.path.join(HOST_NATIVE_DIR, n)) for n in HOST_NATIVE_RUNTIME)
+    missing = [p for p in paths.values() if not os.access(p, os.X_OK)]
+    if missing:
+        raise SystemExit("the emulated fleet needs the collection's own amd64 %s in %s (missing: %s): build the "
+                         "holder image first, then run fleet.py host-native HOLDER (make demo and make test do)"
+                         % (" and ".join(HOST_NATIVE_RUNTIME), HOST_NATIVE_DIR, ", ".join(missing)))
+    h = hashlib.sha256()
+    for name in HOST_NATIVE_RUNTIME:
+        with open(paths[name], "rb") as f:
+            h.update(hashlib.sha256(f.read()).digest())
+    return paths, h.hexdigest()[:16]
 
 
 def run_node(client, node, tag):
     import docker.errors  # pylint: disable=import-outside-toplevel
     import docker.types  # pylint: disable=import-outside-toplevel
+    emulated = node_platform(node).debian_arch != host_debian_arch()
+    runtime, runtime_digest = host_native_runtime() if emulated else ({}, "")
     try:
         c = client.containers.get(node["name"])
         if c.status == "running" and c.image.tags and tag in c.image.tags \
-                and c.labels.get(WIRING_LABEL) == WIRING_VERSION:
+                and c.labels.get(WIRING_LABEL) == WIRING_VERSION and c.labels.get(HOST_NATIVE_LABEL, "") == runtime_digest:
             return c, False
         c.remove(force=True, v=True)
     except docker.errors.NotFound:
@@ -273,14 +297,15 @@ def run_node(client, node, tag):
         with open(conf, "w") as f:
             f.write("[Manager]\nDefaultEnvironment=QEMU_CPU=%s\n" % node["qemu_cpu"])
         volumes[conf] = {"bind": "/etc/systemd/system.conf.d/50-qemu-cpu.conf", "mode": "ro"}
-    if node_platform(node).debian_arch != host_debian_arch():
+    if emulated:
         wanted = dict((p, p) for p in HOST_NATIVE)
         wanted.update(HOST_NATIVE_LIBS)
         for path, target in sorted(wanted.items()):
             if not os.path.exists(path):
-                raise SystemExit("the emulated fleet needs the host's %s (apt-get install containerd runc "
-                                 "iptables conntrack)" % path)
+                raise SystemExit("the emulated fleet needs the host's %s (apt-get install iptables conntrack)" % path)
             volumes[os.path.realpath(path)] = {"bind": target, "mode": "ro"}
+        for name, path in sorted(runtime.items()):
+            volumes[os.path.realpath(path)] = {"bind": "%s/%s" % (RUNTIME_DIR, name), "mode": "ro"}
     # containerd's and the kubelet's state on volumes: overlayfs cannot be stacked on overlayfs
     mounts = [docker.types.Mount(target, None, type="volume") for target in ("/var/lib/containerd", "/var/lib/kubelet")]
     c = client.containers.run(
@@ -294,7 +319,8 @@ def run_node(client, node, tag):
         cgroupns="private",
         tmpfs={"/run": "rw,mode=755", "/run/lock": "rw", "/tmp": "rw"},
         stop_signal="SIGRTMIN+3",
-        labels={LABEL: "node", "io.multiarch-k8s.platform": node["platform"], WIRING_LABEL: WIRING_VERSION},
+        labels={LABEL: "node", "io.multiarch-k8s.platform": node["platform"], WIRING_LABEL: WIRING_VERSION,
+                HOST_NATIVE_LABEL: runtime_digest},
     )
     return c, True
 
@@ -374,6 +400,37 @@ def cmd_up(args):
     log("fleet up: %s" % ", ".join("%s (%s)" % (n["name"], n["platform"]) for n in nodes))
 
 
+def cmd_host_native(args):
+    """The amd64 shim and runc of holder ``args.holder``, pulled and verified by the collection's holder_pull,
+    copied into HOST_NATIVE_DIR (replaced whole, so a running node keeps the files it was made with)."""
+    cmd = ["ansible", "localhost", "-m", "multiarch.k8s.holder_pull", "-a", json.dumps({
+        "src": args.holder, "platforms": ["linux/amd64"], "dest": os.path.join(CACHE, "fleet", "pull"),
+        "files": HOST_NATIVE_RUNTIME})]
+    env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="json", ANSIBLE_LOAD_CALLBACK_PLUGINS="1")
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False, timeout=900)
+    try:
+        res = json.loads(proc.stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]
+        files = res["bundles"]["linux/amd64"]["files"]
+    except (ValueError, KeyError, IndexError, TypeError):
+        raise SystemExit("holder_pull of the amd64 shim and runc from %s failed (rc %d):\n%s%s"
+                         % (args.holder, proc.returncode, proc.stdout[-3000:], proc.stderr[-2000:]))
+    tmp = HOST_NATIVE_DIR + ".part"
+    subprocess.run(["rm", "-rf", tmp], check=True)
+    os.makedirs(tmp)
+    for f in files:
+        if f["name"] in HOST_NATIVE_RUNTIME:
+            with open(f["path"], "rb") as src, open(os.path.join(tmp, f["name"]), "wb") as dst:
+                dst.write(src.read())
+            os.chmod(os.path.join(tmp, f["name"]), 0o755)
+    old = HOST_NATIVE_DIR + ".old"
+    subprocess.run(["rm", "-rf", old], check=True)
+    if os.path.exists(HOST_NATIVE_DIR):
+        os.replace(HOST_NATIVE_DIR, old)
+    os.replace(tmp, HOST_NATIVE_DIR)
+    paths, digest = host_native_runtime()
+    log("host-native runtime %s from %s: %s" % (digest, args.holder, ", ".join(sorted(paths))))
+
+
 def cmd_reset(args):
     """Make the named nodes (default: all) again from their images: a fresh fleet, volumes included."""
     client = docker_client()
@@ -415,10 +472,12 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
     for name, func in (("images", cmd_images), ("up", cmd_up), ("reset", cmd_reset), ("down", cmd_down),
-                       ("status", cmd_status)):
+                       ("status", cmd_status), ("host-native", cmd_host_native)):
         p = sub.add_parser(name)
         if name in ("images", "up", "reset"):
             p.add_argument("nodes", nargs="*", help="node names (default: all)")
+        if name == "host-native":
+            p.add_argument("holder", help="the holder image the fleet's nodes get, e.g. docker://127.0.0.1:5000/...")
         p.set_defaults(func=func)
     args = parser.parse_args(argv)
     args.func(args)

@@ -1,29 +1,32 @@
 # -*- coding: utf-8 -*-
 # Copyright: multiarch.k8s contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The holder images the cluster tests run, built by the collection's own build playbook and pushed to the
-registry on 127.0.0.1. holder_build caches every binary by its inputs under $MULTIARCH_CACHE/build, so a second
-call rebuilds nothing; make test calls ``builds.py all`` as its own stage so that the build time is seen apart
-from the tests, and the fixtures then find everything built.
+"""The holder images the cluster tests run, built by the collection's own build playbook from its Go modules
+(gomod/) and pushed to the registry on 127.0.0.1. holder_build caches every binary by its inputs under
+$MULTIARCH_CACHE/build, so a second call rebuilds nothing; make test calls ``builds.py all`` as its own stage so
+that the build time is seen apart from the tests, and the fixtures then find everything built.
 
-- cluster(): 1.20.2 from Debian's source, the node components for four platforms, the control plane for amd64.
-- patched(): the same tree with Debian's patches (kubelet, kube-proxy; kubeadm, kubectl for amd64).
+- cluster(): the default line (cluster.VERSION): the node components (kubelet, kube-proxy, pause, the CNI
+  plugins, containerd, its runc shim, runc) for the fleet's four platforms, the control plane for amd64.
+- previous(): the previous minor (cluster.PREVIOUS) for what the minor-upgrade test forms its cluster from: the
+  control plane and node components for amd64, the node components for arm/v6 (etcd, the CNI plugins,
+  containerd and runc are the same builds as cluster()'s).
 - standin(version): a stand-in kubelet from the fixture Go module (tests/fixtures/standin), named a stand-in
-  everywhere: versions that cannot be had offline (v1.22.0 for the skew guard, v1.20.3 that never registers,
-  v1.20.3-broken that exits 1).
+  everywhere, for faults no real release has: a kubelet that never registers (STANDINS[0]) and one that exits
+  1 (STANDINS[1]).
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import tempfile
 import time
 
-from cluster import CACHE, CP_COMPONENTS, HOLDER, NODE_COMPONENTS, PATCHED, STANDIN_DIR
+from cluster import CACHE, CP_COMPONENTS, HOLDER, NODE_COMPONENTS, PREVIOUS, PREVIOUS_HOLDER, STANDIN_DIR, STANDINS, VERSION
+import fleet
 from runner import run_playbook
-
-STANDINS = ("v1.22.0", "v1.20.3", "v1.20.3-broken")
 
 
 def _build(extra):
@@ -36,14 +39,16 @@ def _build(extra):
 
 
 def cluster():
-    return _build({"multiarch_k8s_build_dest": HOLDER, "multiarch_k8s_build_components": NODE_COMPONENTS,
+    return _build({"multiarch_k8s_build_source": "gomod:kubernetes-" + VERSION, "multiarch_k8s_build_dest": HOLDER,
+                   "multiarch_k8s_build_components": NODE_COMPONENTS,
                    "multiarch_k8s_build_platform_components": {"linux/amd64": CP_COMPONENTS}})
 
 
-def patched():
-    return _build({"multiarch_k8s_build_dest": PATCHED, "multiarch_k8s_build_debian_patches": True,
-                   "multiarch_k8s_build_components": ["kubelet", "kube-proxy"],
-                   "multiarch_k8s_build_platform_components": {"linux/amd64": ["kubeadm", "kubectl"]}})
+def previous():
+    return _build({"multiarch_k8s_build_source": "gomod:kubernetes-" + PREVIOUS, "multiarch_k8s_build_dest": PREVIOUS_HOLDER,
+                   "multiarch_k8s_build_platforms": ["linux/amd64", "linux/arm/v6"],
+                   "multiarch_k8s_build_components": NODE_COMPONENTS,
+                   "multiarch_k8s_build_platform_components": {"linux/amd64": CP_COMPONENTS}})
 
 
 def standin(version):
@@ -57,11 +62,13 @@ def standin(version):
 def main(argv):
     if argv != ["all"]:
         sys.exit("usage: builds.py all")
-    for name, call in [("cluster", cluster), ("patched", patched)] + [
+    for name, call in [("cluster " + VERSION, cluster), ("previous " + PREVIOUS, previous)] + [
             ("stand-in " + v, (lambda v=v: standin(v))) for v in STANDINS]:
         started = time.monotonic()
         ref = call()
         print("%-22s %s (%.0f s)" % (name + ":", ref, time.monotonic() - started), flush=True)
+    # the emulated nodes' host-native runc shim and runc: the amd64 ones of the cluster's own holder image
+    fleet.cmd_host_native(argparse.Namespace(holder=HOLDER))
 
 
 if __name__ == "__main__":

@@ -21,14 +21,22 @@ CACHE = os.environ.get("MULTIARCH_CACHE", "/var/cache/multiarch-k8s")
 HERE = os.path.dirname(os.path.abspath(__file__))
 FLEET = os.path.join(os.path.dirname(HERE), "fleet", "fleet.py")
 STANDIN_DIR = os.path.join(os.path.dirname(HERE), "fixtures", "standin")
-HOLDER = "docker://127.0.0.1:5000/multiarch-k8s-tests/cluster:v1.20.2"
-PATCHED = "docker://127.0.0.1:5000/multiarch-k8s-tests/cluster:v1.20.2-debian"
+# the Kubernetes line the cluster tests form (the collection's default) and the previous minor, which the
+# minor-upgrade test starts from; both built from the collection's gomod/ folders
+VERSION = "v1.37.2"
+PREVIOUS = "v1.36.3"
+HOLDER = "docker://127.0.0.1:5000/multiarch-k8s-tests/cluster:" + VERSION
+PREVIOUS_HOLDER = "docker://127.0.0.1:5000/multiarch-k8s-tests/cluster:" + PREVIOUS
+# stand-in kubelets (tests/fixtures/standin) for faults no real release has: one that never registers with the API
+# server, one that exits 1; versioned as the next patch of VERSION, so that the skew policy lets them through
+STANDINS = ("v1.37.3", "v1.37.3-broken")
 CP = "mk8s-amd64"
 # the fleet's nodes (tests/fleet/fleet.py has the one list): name -> (platform, its Debian architecture, uname -m)
 NODES = dict((n["name"], (fleet.node_platform(n).oci, fleet.node_platform(n).debian_arch,
                           fleet.node_platform(n).uname_machines[0])) for n in fleet.NODES)
 WORKERS = [n for n in NODES if n != CP]
-NODE_COMPONENTS = ["kubelet", "kube-proxy", "pause", "bridge", "host-local", "loopback", "portmap"]
+NODE_COMPONENTS = ["kubelet", "kube-proxy", "pause", "bridge", "host-local", "loopback", "portmap", "containerd",
+                   "containerd-shim-runc-v2", "runc", "ctr"]
 CP_COMPONENTS = ["kubeadm", "kubectl", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd"]
 KUBECTL = ["docker", "exec", CP, "kubectl", "--kubeconfig", "/etc/kubernetes/admin.conf"]
 KUBECTL_IN = KUBECTL[:2] + ["-i"] + KUBECTL[2:]
@@ -53,14 +61,27 @@ def inventory(path, hosts, control_plane=(CP,), host_vars=None):
             # fleet nodes run without CAP_SYS_RESOURCE (see tests/fleet/fleet.py)
             "container_runtime_restrict_oom_score_adj": True,
             "container_runtime_privileged_without_host_devices": True,
+            # the test host runs cgroup v1 (hybrid); real Pis on Raspberry Pi OS Bookworm and later run v2
+            "multiarch_k8s_allow_cgroup_v1": True,
             # an emulated ARM1176 under QEMU, its host's two cores shared with the rest of the run, once took more
             # than the default 180 s to get its Node Ready (seen 2026-12-07, with a make check running beside it)
             "kubelet_ready_timeout": 420}
+    def one(h):
+        return dict(emulated_runtime(h), **host_vars.get(h, {}))
     doc = {"all": {"children": {
-        "fleet": {"hosts": dict((h, host_vars.get(h, {})) for h in hosts), "vars": conn},
-        "control_plane": {"hosts": dict((h, dict(conn, **host_vars.get(h, {}))) for h in control_plane)}}}}
+        "fleet": {"hosts": dict((h, one(h)) for h in hosts), "vars": conn},
+        "control_plane": {"hosts": dict((h, dict(conn, **one(h))) for h in control_plane)}}}}
     path.write_text(json.dumps(doc))
     return path
+
+
+def emulated_runtime(host):
+    """An emulated node's containerd runs the host-native amd64 shim and runc that tests/fleet/fleet.py mounts (the
+    collection's own builds from the same holder image); the amd64 node runs its release's own."""
+    if host not in NODES or NODES[host][1] == "amd64":
+        return {}
+    return {"container_runtime_runc_binary": fleet.RUNTIME_DIR + "/runc",
+            "container_runtime_shim_binary": fleet.RUNTIME_DIR + "/containerd-shim-runc-v2"}
 
 
 def host_state():
@@ -111,12 +132,12 @@ def node_state(node):
             "kubelet": doc["status"]["nodeInfo"]["kubeletVersion"]}
 
 
-def healthy(node):
-    return node_state(node) == {"ready": True, "schedulable": True, "cordoned_by": None, "kubelet": "v1.20.2"}
+def healthy(node, version=VERSION):
+    return node_state(node) == {"ready": True, "schedulable": True, "cordoned_by": None, "kubelet": version}
 
 
-def wait_healthy(node, seconds=180):
-    return wait_for(lambda: healthy(node), seconds, "%s Ready, schedulable, uncordoned, kubelet v1.20.2" % node)
+def wait_healthy(node, seconds=180, version=VERSION):
+    return wait_for(lambda: healthy(node, version), seconds, "%s Ready, schedulable, uncordoned, kubelet %s" % (node, version))
 
 
 def upgrade(inv, base_extra, src, check=False, limit=None, env=None, **extra):

@@ -67,6 +67,11 @@ class PlaybookResult:
                 return t["hosts"]
         return {}
 
+    def task_hosts(self, task_name):
+        """(host, result) of every run of the tasks named ``task_name`` that did not skip, in run order."""
+        return [(h, r) for t in self.tasks() if self.task_name(t) == task_name
+                for h, r in t["hosts"].items() if not r.get("skipped")]
+
     def __repr__(self):
         return "<%s rc=%d failures=%s>" % (self.name, self.rc, self.failures())
 

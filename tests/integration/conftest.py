@@ -73,14 +73,14 @@ def seed_ref(seed_layout):
 # --- the cluster: built once per run (make test's build stage), formed once, shared by the cluster modules ---
 @pytest.fixture(scope="session")
 def holder():
-    """The node components for four platforms and the control plane for amd64, 1.20.2 from Debian's sources."""
+    """The node components for four platforms and the control plane for amd64, at cluster.VERSION (builds.py)."""
     return builds.cluster()
 
 
 @pytest.fixture(scope="session")
-def patched():
-    """The Kubernetes binaries of the nodes rebuilt from the same tree with Debian's patches (see builds.py)."""
-    return builds.patched()
+def previous_holder():
+    """The previous minor (cluster.PREVIOUS) for amd64 (control plane and node) and arm/v6 (builds.py)."""
+    return builds.previous()
 
 
 @pytest.fixture(scope="session")
@@ -124,18 +124,8 @@ def formed_cluster(host_before, base_extra, inv4, holder):
 @pytest.fixture(scope="module")
 def idle_cluster(formed_cluster):
     """The formed cluster, every node healthy, without bare pods (a drain rightly refuses to delete pods no
-    controller manages). Its nodes run the upstream or the Debian-patched 1.20.2 build."""
+    controller manages)."""
     cluster.kubectl("delete", "pod", "--all", "--wait=true", "--timeout=120s", timeout=180)
     for node in cluster.NODES:
         cluster.wait_healthy(node)
     return formed_cluster
-
-
-@pytest.fixture(scope="module")
-def upstream_cluster(idle_cluster, base_extra, holder):
-    """idle_cluster with every node on the upstream build (``holder``): an earlier module may have left the
-    Debian-patched one."""
-    if not all(cluster.current(n).startswith("v1.20.2-linux-") for n in cluster.NODES):
-        res = cluster.upgrade(idle_cluster["inv4"], base_extra, holder)
-        assert res.ok, res.failures()
-    return idle_cluster

@@ -1,21 +1,20 @@
 # -*- coding: utf-8 -*-
 # Copyright: multiarch.k8s contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""holder_build from the real Kubernetes 1.20.2 source (Debian's ``kubernetes`` source package),
-cross-compiled with Debian's Go, pushed to the real registry on 127.0.0.1, read back by
-holder_pull, and run on the emulated fleet (the armel node has an ARM1176 CPU, like a Pi Zero).
+"""holder_build from the collection's Go modules (gomod/: Kubernetes, the CNI plugins, runc with its C), with the
+go command and the Go module proxy, pushed to the real registry on 127.0.0.1, read back by holder_pull, and run on
+the emulated fleet (the armel node has an ARM1176 CPU, like a Pi Zero).
 
-Only what the tests need is built here (kubelet and kube-proxy for arm/v6 and arm/v7); builds
-are cached under $MULTIARCH_CACHE/build by all their inputs, so a warm run builds nothing.
-
-Break seen to fail this module (2026-12-07): the build run by Go 1.26 (first on PATH) instead of Debian's Go 1.19:
-test_native_build_under_qemu_gives_the_same_binary got another sha256 from the qemu strategy, and the
-failing-compile case another exit status.
+Only what the tests need is built here (arm/v6 and arm/v7); builds are cached under $MULTIARCH_CACHE/build by all
+their inputs (make test's build stage made them already), so a warm run builds nothing, except the
+reproducibility test, which builds runc for arm/v6 again with empty Go, zig and C library caches.
 """
 
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import urllib.error
 import urllib.request
 
@@ -31,9 +30,11 @@ from runner import ansible_module, docker
 CACHE = os.environ.get("MULTIARCH_CACHE", "/var/cache/multiarch-k8s")
 BUILD_DIR = os.path.join(CACHE, "build")
 PLATFORMS = ["linux/arm/v6", "linux/arm/v7"]
-COMPONENTS = ["kubelet", "kube-proxy", "pause", "bridge", "host-local", "loopback", "portmap"]
-GO = ["kubelet", "kube-proxy", "bridge", "host-local", "loopback", "portmap"]
-DEST = "docker://%s/multiarch-k8s-tests/k8s:v1.20.2" % REGISTRY
+VERSION = "v1.37.2"
+SOURCE = "gomod:kubernetes-" + VERSION
+COMPONENTS = ["kubelet", "kube-proxy", "pause", "bridge", "host-local", "loopback", "portmap", "runc"]
+GO = ["kubelet", "kube-proxy", "bridge", "host-local", "loopback", "portmap", "runc"]
+DEST = "docker://%s/multiarch-k8s-tests/k8s:%s" % (REGISTRY, VERSION)
 
 
 def build(args, **kw):
@@ -44,7 +45,7 @@ def build(args, **kw):
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     lock = str(tmp_path_factory.mktemp("build") / "lock.yml")
-    args = {"source": "debian:kubernetes", "components": COMPONENTS, "platforms": PLATFORMS,
+    args = {"source": SOURCE, "components": COMPONENTS, "platforms": PLATFORMS,
             "dest": DEST, "build_dir": BUILD_DIR, "lock_file": lock}
     first, rc = build(args, diff=True)
     assert rc == 0, first
@@ -67,8 +68,9 @@ def test_index_has_each_platform_and_every_binary_is_static_goarm(built):
         else:
             assert b["goarm"] is None and ("ARM " + platform.split("/")[-1]) in b["elf"]  # C: Tag_CPU_arch
     assert first["summary"][0].split() == ["platform", "binary", "size", "MB", "sha256", "static", "GOARM", "seconds"]
-    assert first["version"] == "v1.20.2"
-    assert "kubernetes 1.20.5+really1.20.2" in first["source"]
+    assert first["version"] == VERSION
+    assert "gomod kubernetes-v1.37.2 (k8s.io/kubernetes v1.37.2)" in first["source"]
+    assert "gomod runc-v1.5.3 (github.com/opencontainers/runc v1.5.3)" in first["source"]
 
 
 def test_rerun_with_the_same_inputs_changes_nothing(built):
@@ -87,7 +89,7 @@ def test_holder_pull_reads_the_built_image_back(built, tmp_path):
         bundle = res["bundles"][platform]
         assert bundle["layout"] == "multiarch.k8s"
         assert sorted(f["name"] for f in bundle["files"]) == sorted(COMPONENTS)
-        assert sorted(set(f["folder"] for f in bundle["files"])) == ["cni-plugin-bins", "k8s-bins"]
+        assert sorted(set(f["folder"] for f in bundle["files"])) == ["cni-plugin-bins", "container-runtime-bins", "k8s-bins"]
         for f in bundle["files"]:
             assert f["static"] is True
             assert f["goarm"] == (P.by_oci(platform).goarm if f["name"] in GO else None)
@@ -105,11 +107,13 @@ def pulled_paths(built, tmp_path_factory):
 
 
 @pytest.mark.parametrize("component, args, expected", [
-    ("kubelet", "--version", "Kubernetes v1.20.2"),
-    ("kube-proxy", "--version", "Kubernetes v1.20.2"),
-    ("pause", "-v", "pause.c v3.4"),
-    ("loopback", "", "CNI loopback plugin v1.1.1"),
-    ("bridge", "", "CNI bridge plugin v1.1.1"),
+    ("kubelet", "--version", "Kubernetes v1.37.2"),
+    ("kube-proxy", "--version", "Kubernetes v1.37.2"),
+    ("pause", "-v", "pause.c v3.10.2"),
+    ("loopback", "", "CNI loopback plugin v1.10.0"),
+    ("bridge", "", "CNI bridge plugin v1.10.0"),
+    # cgo: Go for ARMv6 and C (libseccomp, runc's nsenter) from zig cc for the ARM1176
+    ("runc", "--version", "runc version 1.5.3\ncommit: module\nspec: 1.3.0\ngo: go1.26.8\nlibseccomp: 2.6.0"),
 ])
 def test_armv6_build_runs_on_the_arm1176_node(pulled_paths, component, args, expected):
     target = _copy_to("mk8s-armel", pulled_paths[("linux/arm/v6", component)], component + "-v6")
@@ -128,67 +132,94 @@ def test_goarm7_build_of_the_same_binary_does_not_run_there(pulled_paths, compon
     on_v7 = _copy_to("mk8s-armhf", path, component + "-v7")
     try:
         bad = docker("exec", "mk8s-armel", "sh", "-c", "%s --version 2>&1; echo rc=$?" % on_v6, check=False, timeout=300)
-        assert "Kubernetes v1.20.2" not in bad.stdout
+        assert "Kubernetes " + VERSION not in bad.stdout
         assert "rc=0" not in bad.stdout
         assert "rc=132" in bad.stdout, bad.stdout  # 128 + SIGILL, as on a Pi Zero
         good = docker("exec", "mk8s-armhf", on_v7, "--version", timeout=300).stdout
-        assert good.strip() == "Kubernetes v1.20.2"
+        assert good.strip() == "Kubernetes " + VERSION
     finally:
         docker("exec", "mk8s-armel", "rm", "-f", on_v6, check=False)
         docker("exec", "mk8s-armhf", "rm", "-f", on_v7, check=False)
 
 
-def test_rebuild_gives_the_same_sha256(built, tmp_path):
-    """Reproducible: a fresh output directory (sharing only Go's build cache) links the same bytes."""
-    src = SourceCache(BUILD_DIR).prepare("debian:kubernetes")
-    fresh = Builder(str(tmp_path / "b"), src)
-    fresh.gocache = os.path.join(BUILD_DIR, "gocache")
-    fresh.gopath = os.path.join(str(tmp_path / "b"), "gopath")
-    rec = fresh.build("kube-proxy", P.by_oci("linux/arm/v6"))
+def _local_mirror(root):
+    """A Debian mirror of one file on the local disk (file://): libseccomp's tarball as the build stage fetched it,
+    so that no test reaches deb.debian.org."""
+    lib = SourceCache(BUILD_DIR).prepare("gomod:runc-v1.5.3").gomod["clibs"]["libseccomp"]
+    dest = os.path.join(root, lib["path"])
+    os.makedirs(os.path.dirname(dest))
+    shutil.copy(SourceCache(BUILD_DIR).clib_tarball(lib), dest)  # cached: checked, not fetched
+    return "file://" + root
+
+
+def test_rebuild_with_every_cache_emptied_gives_the_same_sha256(built, tmp_path, monkeypatch):
+    """Reproducible: runc for arm/v6 (Go, and C through cgo: the hardest case) built again in a fresh build
+    directory: no output cache, an empty Go build cache, zig's cache and libseccomp built again; only the downloaded
+    modules are shared (GOPROXY=off: nothing is fetched). The same bytes come out."""
+    monkeypatch.setenv("GOPROXY", "off")
+    src = SourceCache(BUILD_DIR).prepare("gomod:runc-v1.5.3")
+    fresh = Builder(str(tmp_path / "b"), src, sources=SourceCache(str(tmp_path / "b"), mirror=_local_mirror(str(tmp_path / "m"))))
+    fresh.gomodcache = os.path.join(BUILD_DIR, "gomodcache")
+    assert not os.path.exists(fresh.gocache)
+    rec = fresh.build("runc", P.by_oci("linux/arm/v6"))
     assert rec["cached"] is False
-    original = [b for b in built["first"]["binaries"] if b["platform"] == "linux/arm/v6" and b["component"] == "kube-proxy"]
+    original = [b for b in built["first"]["binaries"] if b["platform"] == "linux/arm/v6" and b["component"] == "runc"]
     assert rec["sha256"] == original[0]["sha256"]
 
 
-def _fake_tree(root, broken=False):
-    os.makedirs(os.path.join(root, "vendor"))
-    os.makedirs(os.path.join(root, "cmd", "kube-proxy"))
-    with open(os.path.join(root, "cmd", "kube-proxy", "main.go"), "w") as f:
-        f.write("package main\n\nfunc main() { %s }\n" % ("this is not Go" if broken else ""))
-    return root
-
-
 @pytest.mark.parametrize("case, message", [
-    ("missing-source", "does not exist (expected debian:PACKAGE, a .tar.gz or a directory)"),
-    ("no-component", "has no cmd/kubelet (for kubelet)"),
+    ("missing-source", "gomod:kubernetes-v0.0.0 is not a Go module of this collection (known: "),
+    ("not-a-tool", "does not name k8s.io/kubernetes/cmd/kube-proxy as a tool in its go.mod"),
     ("unknown-platform", "platforms: 'linux/mips' is not a platform this collection knows"),
-    ("failing-compile", "go build of kube-proxy for linux/arm/v6 failed (exit 2):\n# k8s.io/kubernetes/cmd/kube-proxy\n"
-                        "cmd/kube-proxy/main.go:3:20: syntax error"),
-    ("not-a-tree", "is not a Go source tree with vendor/ this collection builds (Kubernetes or the CNI plugins)"),
+    ("failing-compile", "go build of kube-proxy for linux/arm/v6 failed (exit 1):"),
+    ("tampered-c-library", "has sha256 "),
 ])
 def test_bad_input_fails_clearly_and_publishes_nothing(tmp_path, case, message):
+    """GOPROXY=off: a refusal must not depend on the network. The failing compile uses the shared build directory
+    (its module cache has everything; the go.sum is what is wrong) and leaves no build behind."""
     repo = "multiarch-k8s-tests/bad-%s" % case
-    args = {"source": str(tmp_path / "nothing-here"), "components": ["kube-proxy"], "platforms": ["linux/arm/v6"],
+    gomod = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "gomod")
+    args = {"source": "gomod:kubernetes-v0.0.0", "components": ["kube-proxy"], "platforms": ["linux/arm/v6"],
             "dest": "docker://%s/%s:v0" % (REGISTRY, repo), "build_dir": str(tmp_path / "build"),
-            "version": "v1.20.2", "lock_file": str(tmp_path / "lock.yml")}
-    if case == "no-component":
-        args.update(source=_fake_tree(str(tmp_path / "tree")), components=["kubelet"])
+            "lock_file": str(tmp_path / "lock.yml")}
+    if case == "not-a-tool":  # the collection's go.mod, without the kube-proxy tool
+        folder = _gomod_copy(os.path.join(gomod, "kubernetes-" + VERSION), str(tmp_path / "k"))
+        _edit(folder, "go.mod", lambda t: t.replace("tool k8s.io/kubernetes/cmd/kube-proxy\n", ""))
+        args.update(source="gomod:" + folder)
     elif case == "unknown-platform":
-        args.update(source=_fake_tree(str(tmp_path / "tree")), platforms=["linux/mips"])
-    elif case == "failing-compile":
-        args.update(source=_fake_tree(str(tmp_path / "tree"), broken=True))
-    elif case == "not-a-tree":
-        os.makedirs(str(tmp_path / "empty"))
-        args.update(source=str(tmp_path / "empty"))
-    res, rc = build(args)
+        args.update(source=SOURCE, platforms=["linux/mips"])
+    elif case == "failing-compile":  # a go.sum that lacks the release's own hash: the go command refuses
+        folder = _gomod_copy(os.path.join(gomod, "kubernetes-" + VERSION), str(tmp_path / "k"))
+        _edit(folder, "go.sum", lambda t: "\n".join(l for l in t.splitlines() if "k8s.io/kubernetes " not in l) + "\n")
+        args.update(source="gomod:" + folder, build_dir=BUILD_DIR)
+    elif case == "tampered-c-library":  # the pinned libseccomp sha256 changed: the tarball is not used
+        folder = _gomod_copy(os.path.join(gomod, "runc-v1.5.3"), str(tmp_path / "r"))
+        _edit(folder, "libseccomp.clib.json", lambda t: re.sub(r'"sha256": "[0-9a-f]{64}"', '"sha256": "%s"' % ("0" * 64), t))
+        args.update(source=SOURCE, runc_source="gomod:" + folder, components=["runc"],
+                    debian_mirror=_local_mirror(str(tmp_path / "m")))
+    res, rc = build(args, env={"GOPROXY": "off"})
     assert rc != 0
-    assert message in res["msg"]
+    assert message in res["msg"], res["msg"]
     assert not os.path.exists(args["lock_file"])
     assert _registry_has(repo) is False
-    if case == "failing-compile":  # the build got as far as compiling: its build dir exists, with no record kept
-        assert os.path.isdir(str(tmp_path / "build"))
     records = [f for _d, _s, files in os.walk(str(tmp_path / "build")) for f in files if f == "record.json"]
     assert records == []  # no half-built binary is kept
+    assert not [d for d in os.listdir(os.path.join(BUILD_DIR, "out")) if d.startswith(".build-")] and not any(
+        d.startswith(".build-") for sub in os.listdir(os.path.join(BUILD_DIR, "out"))
+        for d in os.listdir(os.path.join(BUILD_DIR, "out", sub)))
+
+
+def _gomod_copy(folder, dest):
+    shutil.copytree(folder, dest)
+    return dest
+
+
+def _edit(folder, name, change):
+    path = os.path.join(folder, name)
+    with open(path) as f:
+        text = f.read()
+    with open(path, "w") as f:
+        f.write(change(text))
 
 
 def _registry_has(repo):
@@ -201,21 +232,9 @@ def _registry_has(repo):
         raise
 
 
-def test_native_build_under_qemu_gives_the_same_binary(tmp_path):
-    """The seed's way (the platform's own Go toolchain under QEMU user emulation) is still there, and
-    Go builds do not depend on the host: both strategies give the same sha256."""
-    sources = SourceCache(BUILD_DIR)
-    src = sources.prepare("debian:golang-github-containernetworking-plugins", debian_patches=True)
-    v7 = P.by_oci("linux/arm/v7")
-    cross = Builder(BUILD_DIR, src, sources=sources).build("loopback", v7)
-    native = Builder(BUILD_DIR, src, sources=sources, strategy="qemu").build("loopback", v7)
-    assert native["sha256"] == cross["sha256"]
-    assert native["static"] is True and native["goarm"] == "7"
-
-
 def test_four_platform_index_read_back_and_run_on_every_node(tmp_path):
     dest = "docker://%s/multiarch-k8s-tests/four:v1" % REGISTRY
-    args = {"source": "debian:kubernetes", "components": ["pause", "loopback"], "dest": dest,
+    args = {"source": SOURCE, "components": ["pause", "loopback"], "dest": dest,
             "platforms": ["linux/amd64", "linux/arm64", "linux/arm/v7", "linux/arm/v6"], "build_dir": BUILD_DIR}
     res, rc = build(args)
     assert rc == 0, res
@@ -228,14 +247,14 @@ def test_four_platform_index_read_back_and_run_on_every_node(tmp_path):
         target = _copy_to(node, files["loopback"], "loopback")
         try:
             out = docker("exec", node, "sh", "-c", target + " 2>&1", check=False).stdout
-            assert "CNI loopback plugin v1.1.1" in out, (platform, out)
+            assert "CNI loopback plugin v1.10.0" in out, (platform, out)
         finally:
             docker("exec", node, "rm", "-f", target, check=False)
 
 
 def test_load_one_platform_into_the_docker_engine(tmp_path):
     name = "multiarch-k8s-tests/loaded-holder:v6"
-    args = {"source": "debian:kubernetes", "components": ["pause", "loopback"], "platforms": ["linux/arm/v6"],
+    args = {"source": SOURCE, "components": ["pause", "loopback"], "platforms": ["linux/arm/v6"],
             "dest": "docker-daemon:" + name, "build_dir": BUILD_DIR}
     try:
         first, rc = build(args)

@@ -34,9 +34,24 @@ def adhoc(pattern, module_args="", check=False):
 
 @pytest.fixture(scope="module")
 def fleet_facts():
-    hosts, rc = adhoc("fleet")
+    # the test host runs cgroup v1 (hybrid): allowed here, refused below
+    hosts, rc = adhoc("fleet", "allow_cgroup_v1=true")
     assert rc == 0, hosts
     return hosts
+
+
+def test_a_cgroup_v1_host_blocks_the_preflight_unless_allowed(fleet_facts):
+    """Current kubelets (failCgroupV1 defaults to true since 1.35) refuse a cgroup v1 host: so does the preflight,
+    with what, why and the fix, unless allow_cgroup_v1 says the host may stay on v1 (then it is a warning)."""
+    hosts, rc = adhoc("mk8s-armel")
+    assert rc == 0, hosts  # node_facts reports; site.yml's preflight step is what stops
+    facts = hosts["mk8s-armel"]["ansible_facts"]["multiarch_k8s"]
+    found = [f for f in facts["preflight"] if f["id"] == "cgroup_v1"]
+    assert len(found) == 1 and found[0]["severity"] == "error", facts["preflight"]
+    assert "cgroup v1" in found[0]["msg"] and "multiarch_k8s_allow_cgroup_v1" in found[0]["fix"], found
+    assert facts["preflight_blocking"] is True
+    allowed = fleet_facts["mk8s-armel"]["ansible_facts"]["multiarch_k8s"]
+    assert [f["severity"] for f in allowed["preflight"] if f["id"] == "cgroup_v1"] == ["warning"]
 
 
 @pytest.mark.parametrize("host", sorted(EXPECTED))
@@ -66,7 +81,7 @@ def test_armel_node_is_armv6_by_its_cpu(fleet_facts):
 
 
 def test_check_mode_returns_the_same_facts(fleet_facts):
-    hosts, rc = adhoc("fleet", check=True)
+    hosts, rc = adhoc("fleet", "allow_cgroup_v1=true", check=True)
     assert rc == 0
     assert sorted(hosts) == sorted(EXPECTED)
     for host, res in hosts.items():

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import pytest
 
-from cluster import CP, NODES, inventory, node_changes_since, touch_markers
+from cluster import CP, NODES, VERSION, inventory, node_changes_since, touch_markers
 from runner import docker, run_playbook
 
 
@@ -37,9 +37,9 @@ def refused(base_extra, tmp_path_factory):
 
 
 def test_two_control_planes_of_different_versions_are_refused(refused):
-    msg = refused(control_plane=(CP, "mk8s-arm64"), host_vars={"mk8s-arm64": {"control_plane_kubernetes_version": "v1.21.0"}})
+    msg = refused(control_plane=(CP, "mk8s-arm64"), host_vars={"mk8s-arm64": {"control_plane_kubernetes_version": "v1.36.3"}})
     assert "disagree on the Kubernetes version" in msg
-    assert "mk8s-amd64 has v1.20.2" in msg and "mk8s-arm64 has v1.21.0" in msg
+    assert "mk8s-amd64 has %s" % VERSION in msg and "mk8s-arm64 has v1.36.3" in msg
 
 
 def test_pod_cidr_too_small_for_the_fleet_is_refused(refused):

@@ -62,6 +62,19 @@ def test_untouched_kubelet_too_old_for_new_apiserver():
     assert F["version_skew"](target, current=current, apiserver="v1.20.2", control_plane=["cp"]) == []
 
 
+@pytest.mark.parametrize("kubelet,apiserver,problem", [
+    # kubelets of 1.25 and later may be three minors older than kube-apiserver, older ones two
+    ("v1.34.1", "v1.37.2", None),
+    ("v1.33.9", "v1.37.2", "k: kubelet v1.33.9 would be 4 minor versions older than kube-apiserver v1.37 (at most 3)"),
+    ("v1.22.0", "v1.24.1", None),
+    ("v1.21.0", "v1.24.1", "k: kubelet v1.21.0 would be 3 minor versions older than kube-apiserver v1.24 (at most 2)"),
+    ("v1.38.0", "v1.37.2", "k: kubelet v1.38.0 would be newer than kube-apiserver v1.37"),
+])
+def test_the_node_skew_limit_follows_the_policy_of_the_kubelets_line(kubelet, apiserver, problem):
+    problems = F["version_skew"]({"k": {"kubelet": kubelet}}, apiserver=apiserver)
+    assert problems == ([problem] if problem else [])
+
+
 def test_control_plane_hosts_disagree():
     target = {"cp": {"kube-apiserver": "v1.21.0"}, "cp2": {"kube-apiserver": "v1.20.9"}}
     problems = F["version_skew"](target, apiserver="v1.20.2", control_plane=["cp", "cp2"])

@@ -27,7 +27,7 @@ CGROUPS_V1 = ("#subsys_name\thierarchy\tnum_cgroups\tenabled\ncpuset\t2\t1\t1\nc
 
 
 def make_snapshot(root, userland, cpuinfo=None, kernel_arch=None, model=None, mem_mb=None,
-                  swap_mb=0, cgroup=("v1", True), init="systemd", usrmerge=True):
+                  swap_mb=0, cgroup=("v2", True), init="systemd", usrmerge=True):
     """Write a host snapshot under ``root`` and return its path."""
     os.makedirs(os.path.join(root, "proc", "sys", "kernel"))
     if usrmerge:
@@ -61,6 +61,11 @@ def make_snapshot(root, userland, cpuinfo=None, kernel_arch=None, model=None, me
         with open(os.path.join(root, "sys", "fs", "cgroup", "cgroup.controllers"), "w") as f:
             f.write("cpuset cpu io %spids\n" % ("memory " if enabled else ""))
     else:
+        if kind == "hybrid":
+            # systemd's hybrid hierarchy: the v1 controllers, plus a v2 tree (no controllers) under unified/
+            os.makedirs(os.path.join(root, "sys", "fs", "cgroup", "unified"))
+            with open(os.path.join(root, "sys", "fs", "cgroup", "unified", "cgroup.controllers"), "w") as f:
+                f.write("\n")
         with open(os.path.join(root, "proc", "cgroups"), "w") as f:
             f.write(CGROUPS_V1 % (4 if enabled else 0, 1 if enabled else 0))
     if init:
@@ -144,7 +149,7 @@ def test_pi_zero_facts_in_full(tmp_path):
     assert facts["userland_arm_cpu_arch"] == "v5TE"
     assert facts["userland_elf"] == "/bin/sh -> /usr/bin/dash: ELF32 ARM soft-float built for v5TE (armel)"
     assert facts["memory_total_mb"] == 427
-    assert facts["cgroup_version"] == 1 and facts["memory_cgroup"] is True
+    assert facts["cgroup_version"] == 2 and facts["memory_cgroup"] is True
     assert facts["swap_active"] is False
     assert facts["init_system"] == "systemd"
     assert [f["id"] for f in facts["preflight"]] == ["small_memory"]
@@ -270,7 +275,46 @@ def test_memory_cgroup_fix_names_the_cmdline_file_that_exists(tmp_path):
     os.makedirs(os.path.join(root, "boot"))
     open(os.path.join(root, "boot", "cmdline.txt"), "w").close()
     facts = NF.gather(root=root, min_free_mb=1)
-    assert "to /boot/cmdline.txt" in facts["preflight"][0]["fix"]
+    assert "to /boot/cmdline.txt" in [f for f in facts["preflight"] if f["id"] == "memory_cgroup_disabled"][0]["fix"]
+
+
+# cgroup v1 (legacy, or systemd's hybrid): kubelets since 1.35 refuse it (failCgroupV1), so the preflight blocks
+# the host unless multiarch_k8s_allow_cgroup_v1 (the module's allow_cgroup_v1) lets it through with a warning.
+@pytest.mark.parametrize("cgroup, allow, severity", [
+    (("v1", True), False, "error"),
+    (("hybrid", True), False, "error"),
+    (("v1", True), True, "warning"),
+    (("hybrid", True), True, "warning"),
+    (("v2", True), False, None),
+    (("v2", True), True, None),
+])
+def test_cgroup_v1_finding(tmp_path, cgroup, allow, severity):
+    base = dict(HOSTS["pi-zero-w"][0], cgroup=cgroup)
+    facts = NF.gather(root=make_snapshot(tmp_path / "s", **base), min_free_mb=1, allow_cgroup_v1=allow)
+    assert facts["cgroup_version"] == (2 if cgroup[0] == "v2" else 1)
+    found = [f for f in facts["preflight"] if f["id"] == "cgroup_v1"]
+    if severity is None:
+        assert found == [] and facts["preflight_blocking"] is False, facts["preflight"]
+        return
+    assert len(found) == 1, facts["preflight"]
+    assert found[0]["severity"] == severity
+    assert facts["preflight_blocking"] is (severity == "error")
+    assert found[0]["msg"].startswith("the host runs cgroup v1 (hybrid or legacy)")
+    assert "systemd.unified_cgroup_hierarchy=1" in found[0]["fix"]
+    if severity == "error":
+        assert "refuses to start on it since Kubernetes 1.35" in found[0]["msg"]
+        assert "multiarch_k8s_allow_cgroup_v1: true" in found[0]["msg"]
+        assert "multiarch_k8s_allow_cgroup_v1: true" in found[0]["fix"]
+    else:
+        assert "allowed by multiarch_k8s_allow_cgroup_v1" in found[0]["msg"]
+
+
+def test_cgroup_v1_fix_names_the_cmdline_file_that_exists(tmp_path):
+    root = make_snapshot(tmp_path / "s", **dict(HOSTS["pi-zero-w"][0], cgroup=("v1", True)))
+    os.makedirs(os.path.join(root, "boot", "firmware"))
+    open(os.path.join(root, "boot", "firmware", "cmdline.txt"), "w").close()
+    found = [f for f in NF.gather(root=root, min_free_mb=1)["preflight"] if f["id"] == "cgroup_v1"]
+    assert "on the kernel command line (/boot/firmware/cmdline.txt, one line)" in found[0]["fix"]
 
 
 @pytest.mark.parametrize("name, kind, level", [
