@@ -66,6 +66,7 @@ def inventory(path, hosts, control_plane=(CP,), host_vars=None):
             # an emulated ARM1176 under QEMU, its host's two cores shared with the rest of the run, once took more
             # than the default 180 s to get its Node Ready (seen 2026-12-07, with a make check running beside it)
             "kubelet_ready_timeout": 420}
+
     def one(h):
         return dict(emulated_runtime(h), **host_vars.get(h, {}))
     doc = {"all": {"children": {

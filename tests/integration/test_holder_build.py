@@ -190,7 +190,7 @@ def test_bad_input_fails_clearly_and_publishes_nothing(tmp_path, case, message):
         args.update(source=SOURCE, platforms=["linux/mips"])
     elif case == "failing-compile":  # a go.sum that lacks the release's own hash: the go command refuses
         folder = _gomod_copy(os.path.join(gomod, "kubernetes-" + VERSION), str(tmp_path / "k"))
-        _edit(folder, "go.sum", lambda t: "\n".join(l for l in t.splitlines() if "k8s.io/kubernetes " not in l) + "\n")
+        _edit(folder, "go.sum", lambda t: "\n".join(line for line in t.splitlines() if "k8s.io/kubernetes " not in line) + "\n")
         args.update(source="gomod:" + folder, build_dir=BUILD_DIR)
     elif case == "tampered-c-library":  # the pinned libseccomp sha256 changed: the tarball is not used
         folder = _gomod_copy(os.path.join(gomod, "runc-v1.5.3"), str(tmp_path / "r"))

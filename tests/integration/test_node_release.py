@@ -114,10 +114,9 @@ def _record(component, platform):
     from ansible_collections.multiarch.k8s.plugins.plugin_utils._sources import SourceCache  # pylint: disable=import-outside-toplevel
     build_dir = os.path.join(os.environ.get("MULTIARCH_CACHE", "/var/cache/multiarch-k8s"), "build")
     sources = SourceCache(build_dir)
-    spec, patches = (("debian:kubernetes", False) if component == "pause"
-                     else ("debian:golang-github-containernetworking-plugins", True))
-    return Builder(build_dir, sources.prepare(spec, debian_patches=patches), sources=sources).build(
-        component, P.by_oci(platform))
+    # the cluster's own builds (make test's build stage made them): pause from Kubernetes, the rest CNI plugins
+    spec = "gomod:kubernetes-v1.37.2" if component == "pause" else "gomod:cni-plugins-v1.10.0"
+    return Builder(build_dir, sources.prepare(spec), sources=sources).build(component, P.by_oci(platform))
 
 
 def _bundle(bundle_id, *records, **overrides):
