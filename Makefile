@@ -2,7 +2,7 @@
 # Everything they need is installed and started by the scripts in tools/ (as root on Debian 12).
 SHELL := /bin/bash
 
-.PHONY: help demo demo-down check test test-integration test-formation test-faults lock clean-cache fleet fleet-down setup bench-pull bench-release bench-build bench-build-full bench-node-memory bench-scale bench-rollout
+.PHONY: help demo demo-down check test test-integration test-formation test-faults test-upgrade lock clean-cache fleet fleet-down setup bench-pull bench-release bench-build bench-build-full bench-node-memory bench-scale bench-rollout
 
 help:
 	@echo "make demo       build the binaries, bring up the emulated fleet and converge it with site.yml"
@@ -12,6 +12,7 @@ help:
 	@echo "make test-integration  the integration part of make test only (MULTIARCH_TEST_MODULES, MULTIARCH_TEST_ORDER=reverse)"
 	@echo "make test-formation  the cluster formed step by step on a fresh fleet (check mode, --limit join, rerun); slow"
 	@echo "make test-faults  upgrade.yml under faults (health gate, PDB, smoke test, full disk, unreachable node); slow"
+	@echo "make test-upgrade  the full-fleet minor upgrade (four platforms formed at 1.36, upgraded to 1.37); slow"
 	@echo "make lock       resolve the Python requirements into requirements.lock / requirements-sanity.lock (hashes)"
 	@echo "make clean-cache  empty the cache (MULTIARCH_CACHE, default /var/cache/multiarch-k8s): venvs, builds, images"
 	@echo "make fleet      bring up the emulated fleet only; make fleet-down removes it"
@@ -43,6 +44,9 @@ test-formation:
 
 test-faults:
 	@MULTIARCH_TEST_MODULES=test_upgrade_faults bash tools/run-tests.sh integration
+
+test-upgrade:
+	@MULTIARCH_TEST_MODULES=test_upgrade_fleet bash tools/run-tests.sh integration
 
 lock:
 	@bash tools/lock.sh

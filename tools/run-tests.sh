@@ -14,8 +14,9 @@ TIER=${1:-test}
 case "$TIER" in check|test|integration) ;; *) echo "usage: $0 check|test|integration" >&2; exit 2 ;; esac
 
 # The integration modules of make test, in their default order (by capability; each one brings the fleet to the
-# state it needs). Two slower ones have targets of their own (the README lists them with their times):
-# make test-formation (test_cluster_formation) and make test-faults (test_upgrade_faults).
+# state it needs). Three slower ones have targets of their own (the README lists them with their times):
+# make test-formation (test_cluster_formation), make test-faults (test_upgrade_faults) and make test-upgrade
+# (test_upgrade_fleet).
 MODULES=(test_node_facts_fleet test_holder_pull test_holder_build test_node_release test_site_refusals
          test_cluster test_upgrade)
 if [ -n "${MULTIARCH_TEST_MODULES:-}" ]; then read -r -a MODULES <<<"$MULTIARCH_TEST_MODULES"; fi

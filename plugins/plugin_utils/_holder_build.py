@@ -200,16 +200,18 @@ def run(source, platforms, dest, components=None, platform_components=None, buil
                          ((K8S, source, version), (CNI, cni_source, None), (ETCD, etcd_source, None),
                           (CONTAINERD, containerd_source, None), (RUNC, runc_source, None)),
                          all_comps, debian_patches, build_dir, log, timeout, strategy)
-    src = builders.get(K8S, builders.get(CNI)).source
+    # the version and the image's name come from Kubernetes when it is built, else from the first module built
+    src = (builders.get(K8S) or list(builders.values())[0]).source
+    described = "; ".join(b.source.description for b in builders.values())
     rows, bundles, actions, missing = _build_all(builders, plats, wanted, check_mode)
     if missing:  # check mode only: what is not built yet
-        return {"changed": True, "actions": missing + ["would publish %s" % dest], "source": src.description,
+        return {"changed": True, "actions": missing + ["would publish %s" % dest], "source": described,
                 "version": src.version}
 
-    annotations = image_annotations("; ".join(b.source.description for b in builders.values()), src.version)
+    annotations = image_annotations(described, src.version)
     if check_mode and not os.path.exists(os.path.join(_staged_path(build_dir, ref, annotations, rows), "index.json")):
         return {"changed": True, "actions": ["would write and publish the holder image %s" % dest],
-                "source": src.description, "version": src.version, "summary": summary_table(rows)}
+                "source": described, "version": src.version, "summary": summary_table(rows)}
     staged, index, index_desc, manifests = _stage_image(build_dir, ref, bundles, rows, annotations, log)
     published, more = _publish(ref, dest, staged, index, index_desc, bundles, annotations, build_dir, check_mode, log,
                                dict(insecure=insecure, username=username, password=password))
@@ -223,7 +225,7 @@ def run(source, platforms, dest, components=None, platform_components=None, buil
         "index_digest": index_desc["digest"],
         "manifests": manifests,
         "dest": dest,
-        "source": src.description,
+        "source": described,
         "version": src.version,
         "binaries": [dict((k, r[k]) for k in _ROW_FIELDS) for r in rows],
         "summary": summary_table(rows),

@@ -19,7 +19,8 @@ import re
 import shutil
 import subprocess
 import tarfile
-import urllib.request
+
+from ansible.module_utils.urls import ConnectionError as UrlConnectionError, open_url
 
 from ansible_collections.multiarch.k8s.plugins.module_utils._components import CNI, CONTAINERD, ETCD, K8S, RUNC
 from ansible_collections.multiarch.k8s.plugins.module_utils._release import sha256_of as sha256_file
@@ -204,9 +205,9 @@ class SourceCache(object):
         self.log("fetching %s %s from %s" % (lib["name"], lib["version"], url))
         tmp = dest + ".part"
         try:
-            with urllib.request.urlopen(url, timeout=120) as r, open(tmp, "wb") as f:
+            with open_url(url, timeout=120) as r, open(tmp, "wb") as f:
                 shutil.copyfileobj(r, f)
-        except (OSError, ValueError) as e:
+        except (OSError, ValueError, UrlConnectionError) as e:
             raise BuildError("%s %s cannot be fetched from %s: %s" % (lib["name"], lib["version"], url, e))
         got = sha256_file(tmp)
         if got != lib["sha256"]:

@@ -11,6 +11,9 @@ that the build time is seen apart from the tests, and the fixtures then find eve
 - previous(): the previous minor (cluster.PREVIOUS) for what the minor-upgrade test forms its cluster from: the
   control plane and node components for amd64, the node components for arm/v6 (etcd, the CNI plugins,
   containerd and runc are the same builds as cluster()'s).
+- previous_fleet(): the previous minor for every platform of the fleet (make test-upgrade).
+- patch(): the patch release before VERSION (cluster.PATCH), kubelet and kube-proxy for the three workers'
+  platforms: the second real release make test-faults rolls the workers between (built by that target only).
 - standin(version): a stand-in kubelet from the fixture Go module (tests/fixtures/standin), named a stand-in
   everywhere, for faults no real release has: a kubelet that never registers (STANDINS[0]) and one that exits
   1 (STANDINS[1]).
@@ -24,7 +27,8 @@ import sys
 import tempfile
 import time
 
-from cluster import CACHE, CP_COMPONENTS, HOLDER, NODE_COMPONENTS, PREVIOUS, PREVIOUS_HOLDER, STANDIN_DIR, STANDINS, VERSION
+from cluster import (CACHE, CP_COMPONENTS, HOLDER, NODE_COMPONENTS, NODES, PATCH, PATCH_HOLDER, PREVIOUS, PREVIOUS_HOLDER,
+                     STANDIN_DIR, STANDINS, VERSION, WORKERS)
 import fleet
 from runner import run_playbook
 
@@ -51,6 +55,22 @@ def previous():
                    "multiarch_k8s_build_platform_components": {"linux/amd64": CP_COMPONENTS}})
 
 
+def previous_fleet():
+    """The previous minor for the whole fleet (make test-upgrade): previous() plus kubelet and kube-proxy for the
+    other platforms; what previous() built comes from the build cache."""
+    return _build({"multiarch_k8s_build_source": "gomod:kubernetes-" + PREVIOUS,
+                   "multiarch_k8s_build_dest": PREVIOUS_HOLDER.replace("/cluster:", "/fleet:"),
+                   "multiarch_k8s_build_platforms": sorted(set(n[0] for n in NODES.values())),
+                   "multiarch_k8s_build_components": NODE_COMPONENTS,
+                   "multiarch_k8s_build_platform_components": {"linux/amd64": CP_COMPONENTS}})
+
+
+def patch():
+    return _build({"multiarch_k8s_build_source": "gomod:kubernetes-" + PATCH, "multiarch_k8s_build_dest": PATCH_HOLDER,
+                   "multiarch_k8s_build_platforms": sorted(set(NODES[n][0] for n in WORKERS)),
+                   "multiarch_k8s_build_components": ["kubelet", "kube-proxy"]})
+
+
 def standin(version):
     """A holder with only a stand-in kubelet of ``version`` for the four platforms (upgrade.yml keeps the node's
     other binaries from the release it runs)."""
@@ -60,8 +80,12 @@ def standin(version):
 
 
 def main(argv):
+    if argv == ["patch"]:  # make test-faults: its second real release
+        started = time.monotonic()
+        print("%-22s %s (%.0f s)" % ("patch " + PATCH + ":", patch(), time.monotonic() - started), flush=True)
+        return
     if argv != ["all"]:
-        sys.exit("usage: builds.py all")
+        sys.exit("usage: builds.py all|patch")
     for name, call in [("cluster " + VERSION, cluster), ("previous " + PREVIOUS, previous)] + [
             ("stand-in " + v, (lambda v=v: standin(v))) for v in STANDINS]:
         started = time.monotonic()

@@ -27,6 +27,10 @@ VERSION = "v1.37.2"
 PREVIOUS = "v1.36.3"
 HOLDER = "docker://127.0.0.1:5000/multiarch-k8s-tests/cluster:" + VERSION
 PREVIOUS_HOLDER = "docker://127.0.0.1:5000/multiarch-k8s-tests/cluster:" + PREVIOUS
+# the patch release before VERSION, for the workers only (kubelet and kube-proxy): the second real build the fault
+# tests roll the workers between (make test-faults; make test does not build it)
+PATCH = "v1.37.1"
+PATCH_HOLDER = "docker://127.0.0.1:5000/multiarch-k8s-tests/workers:" + PATCH
 # stand-in kubelets (tests/fixtures/standin) for faults no real release has: one that never registers with the API
 # server, one that exits 1; versioned as the next patch of VERSION, so that the skew policy lets them through
 STANDINS = ("v1.37.3", "v1.37.3-broken")

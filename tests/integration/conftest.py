@@ -84,6 +84,12 @@ def previous_holder():
 
 
 @pytest.fixture(scope="session")
+def patch_holder():
+    """The patch release before cluster.VERSION (cluster.PATCH), kubelet and kube-proxy for the workers (builds.py)."""
+    return builds.patch()
+
+
+@pytest.fixture(scope="session")
 def standin():
     """builds.standin: a holder with a stand-in kubelet of the version asked (named a stand-in everywhere)."""
     return builds.standin

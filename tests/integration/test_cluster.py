@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: multiarch.k8s contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The formed mixed-architecture 1.20.2 cluster: control plane and PKI, every platform Ready with its own kubelet,
+"""The formed mixed-architecture cluster at the default line (cluster.VERSION): control plane and PKI, every platform Ready with its own kubelet,
 pod CIDRs routed, a pod per platform answering across nodes with its machine, the fleet report of the run that
 formed it, a site.yml rerun that changes nothing.
 

@@ -1,20 +1,20 @@
 # -*- coding: utf-8 -*-
 # Copyright: multiarch.k8s contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""site.yml forms a real mixed-architecture Kubernetes 1.20.2 cluster on a fresh four-node emulated fleet.
+"""site.yml forms a real mixed-architecture Kubernetes cluster (cluster.VERSION) on a fresh four-node emulated fleet.
 
-Everything here is real: kubelet, kube-proxy, pause and the CNI plugins built by holder_build from Debian's
-sources for linux/amd64, linux/arm64, linux/arm/v7 and linux/arm/v6, the amd64 control plane and etcd,
-Debian's containerd. What the emulated fleet cannot do (QEMU user emulation runs no container runtime
-shim, runc or iptables) is wired by tests/fleet/fleet.py with the host's native builds of those three;
-the roles know nothing of it.
+Everything here is real: kubelet, kube-proxy, pause, the CNI plugins, containerd and runc built by holder_build
+from the collection's Go modules (gomod/) for linux/amd64, linux/arm64, linux/arm/v7 and linux/arm/v6, the amd64
+control plane and etcd. What the emulated fleet cannot do (QEMU user emulation runs no container runtime shim,
+runc or iptables) is wired by tests/fleet/fleet.py with native amd64 pieces: the shim and runc of the same
+holder image (fleet.py host-native), the host's iptables; the roles know nothing of it.
 
 The scenario, in order, on a fresh fleet (the module resets it): check mode on the new fleet writes nothing;
 three nodes converge; the fourth joins with --limit and touches no other node; a full run gives every node its
 routes; a last full run changes nothing; the host's kernel settings and firewall are as before. The cluster it
 leaves is recorded, so the other cluster modules of the same run use it instead of forming their own.
 
-Slow (16 min on 2 cores): make test-formation, not part of make test. Break seen to fail this module
+Slow (16 min on 2 cores on the 1.20.2 line): make test-formation, not part of make test. Break seen to fail this module
 (2026-12-07): kubeadm built by Go 1.26 instead of Debian's Go 1.19; site.yml failed at "Make the control plane's
 kubeconfigs with kubeadm" and every test of the module failed.
 """

@@ -169,7 +169,7 @@ def test_rebuild_with_every_cache_emptied_gives_the_same_sha256(built, tmp_path,
 
 @pytest.mark.parametrize("case, message", [
     ("missing-source", "gomod:kubernetes-v0.0.0 is not a Go module of this collection (known: "),
-    ("not-a-tool", "does not name k8s.io/kubernetes/cmd/kube-proxy as a tool in its go.mod"),
+    ("not-a-tool", "does not name k8s.io/kubernetes/cmd/kube-proxy (for kube-proxy) as a tool in its go.mod"),
     ("unknown-platform", "platforms: 'linux/mips' is not a platform this collection knows"),
     ("failing-compile", "go build of kube-proxy for linux/arm/v6 failed (exit 1):"),
     ("tampered-c-library", "has sha256 "),

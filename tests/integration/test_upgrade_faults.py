@@ -6,11 +6,14 @@ a smoke test failing while staging, a node without room, a node that stops answe
 or stays away). Each test ends with every node on a working release, Ready and schedulable, and the rollout
 stopped.
 
-Stand-ins (tests/fixtures/standin, built by the same path, named stand-ins): a kubelet "v1.20.3" that never
-registers with the API server, and "v1.20.3-broken" that exits 1 on every run. The frozen-node tests roll between
-the upstream and the Debian-patched 1.20.2 builds (both real). Starts from idle_cluster.
+The cluster is the real line (cluster.VERSION, built from gomod/). Stand-ins (tests/fixtures/standin, built by
+the same path, named stand-ins) only for the two faults no real release has: a kubelet (cluster.STANDINS[0], the
+next patch) that never registers with the API server, and one (STANDINS[1]) that exits 1 on every run. The
+frozen-node tests roll the workers between two real releases: VERSION and the patch before it (cluster.PATCH,
+kubelet and kube-proxy for the workers' platforms, built from gomod/ by this module's first use of it).
+Starts from idle_cluster.
 
-Slow (7 min on 2 cores): make test-faults, not part of make test.
+Slow: make test-faults, not part of make test.
 
 Break tried (2026-12-07, a mutation of the collection): the rollout role's health gate in the cluster (Node Ready
 with the new kubelet) skipped; 6 of the 7 tests failed (the stand-in that never registers was rolled out to every
@@ -27,9 +30,11 @@ import time
 import cluster as C
 from runner import docker, wait_for
 
+NEVER, BROKEN = C.STANDINS  # a stand-in kubelet that never registers, one that exits 1
+
 
 def test_kubelet_failing_its_health_gate_is_rolled_back_and_the_rollout_stops(idle_cluster, base_extra, standin):
-    src = standin("v1.20.3")
+    src = standin(NEVER)
     before = dict((n, C.current(n)) for n in C.WORKERS)
     res = C.upgrade(idle_cluster["inv4"], base_extra, src, limit=",".join(C.WORKERS), multiarch_k8s_ready_timeout=45)
     assert res.rc != 0
@@ -45,7 +50,7 @@ def test_kubelet_failing_its_health_gate_is_rolled_back_and_the_rollout_stops(id
         assert C.current(node) == before[node], node
         C.wait_healthy(node)
     # the stand-in was staged on every node before any switch; the untouched ones still hold it, unused
-    assert any(r.startswith("v1.20.3-linux-arm-v7-") for r in C.releases_on("mk8s-armhf"))
+    assert any(r.startswith(NEVER + "-linux-arm-v7-") for r in C.releases_on("mk8s-armhf"))
 
 
 def test_drain_blocked_by_a_disruption_budget_uncordons_and_stops(idle_cluster, base_extra, standin):
@@ -56,13 +61,13 @@ def test_drain_blocked_by_a_disruption_budget_uncordons_and_stops(idle_cluster, 
          "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "pinned"}}, "template": {
              "metadata": {"labels": {"app": "pinned"}},
              "spec": {"nodeSelector": {"kubernetes.io/hostname": node}, "containers": C.pod(node)["spec"]["containers"]}}}},
-        {"apiVersion": "policy/v1beta1", "kind": "PodDisruptionBudget", "metadata": {"name": "pinned", "namespace": "default"},
+        {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": "pinned", "namespace": "default"},
          "spec": {"minAvailable": 1, "selector": {"matchLabels": {"app": "pinned"}}}}]})
     C.kubectl("apply", "-f", "-", stdin=manifest)
     try:
         C.kubectl("rollout", "status", "deployment/pinned", "--timeout=180s", timeout=240)
         before = C.current(node)
-        src = standin("v1.20.3")
+        src = standin(NEVER)
         res = C.upgrade(idle_cluster["inv4"], base_extra, src, limit=node, multiarch_k8s_drain_timeout=20)
         assert res.rc != 0
         msg = res.message()
@@ -82,7 +87,7 @@ def test_a_smoke_test_failing_while_staging_switches_nothing_anywhere(idle_clust
     """A stand-in kubelet built broken (every run exits 1, as a binary that cannot run on its node would) for
     every platform: staging smoke-tests it on each node while the node still serves, fails, removes the
     half-made release, and the upgrade stops before any node is drained or switched."""
-    src = standin("v1.20.3-broken")
+    src = standin(BROKEN)
     before = dict((n, (C.current(n), C.releases_on(n))) for n in C.NODES)
     res = C.upgrade(idle_cluster["inv4"], base_extra, src)
     assert res.rc != 0
@@ -101,10 +106,10 @@ def test_a_node_without_room_for_the_new_release_stops_the_upgrade_before_any_sw
     the files go (the releases directory), refuses the new kubelet before anything is sent, and the upgrade stops
     with every node on its release."""
     node = "mk8s-armel"
-    src = standin("v1.20.3")
+    src = standin(NEVER)
     before = dict((n, C.current(n)) for n in C.NODES)
     rel = C.PREFIX + "/releases"
-    docker("exec", node, "sh", "-c", "rm -rf %s/v1.20.3-linux-*" % rel)  # the node must need the space
+    docker("exec", node, "sh", "-c", "rm -rf %s/%s-linux-*" % (rel, NEVER))  # the node must need the space
     held = C.releases_on(node)
     used_kb = int(docker("exec", node, "du", "-sk", rel).stdout.split()[0])
     docker("exec", node, "sh", "-c", "set -e; rm -rf /tmp/mk8s-releases; cp -a %s /tmp/mk8s-releases; "
@@ -164,17 +169,17 @@ class Freezer(threading.Thread):
         self.done.set()
 
 
-def frozen_rollout(idle_cluster, base_extra, patched, freezer, **extra):
+def frozen_rollout(idle_cluster, base_extra, patch_holder, freezer, **extra):
     """upgrade.yml over the three workers (batches arm64, armhf, armel) with pipelining off: the docker connection
     then reports a frozen node as unreachable, as SSH does a Pi that stopped answering."""
-    on_patched = C.current(freezer.node).startswith("v1.20.2-debian-")
-    if C.current(freezer.first).startswith("v1.20.2-debian-") != on_patched:  # both on the same build first
-        res = C.upgrade(idle_cluster["inv4"], base_extra, patched if on_patched else base_extra["multiarch_k8s_holder_src"],
+    on_patch = C.current(freezer.node).startswith(C.PATCH + "-")
+    if C.current(freezer.first).startswith(C.PATCH + "-") != on_patch:  # both on the same release first
+        res = C.upgrade(idle_cluster["inv4"], base_extra, patch_holder if on_patch else base_extra["multiarch_k8s_holder_src"],
                         limit=freezer.first)
         assert res.ok, res.failures()
     before = dict((n, C.current(n)) for n in C.WORKERS)
-    # a real change for both: to the upstream build if they run the Debian-patched one, else to that one
-    target = base_extra["multiarch_k8s_holder_src"] if on_patched else patched
+    # a real change for both: to VERSION if they run the patch before it, else to that patch
+    target = base_extra["multiarch_k8s_holder_src"] if on_patch else patch_holder
     freezer.start()
     try:
         res = C.upgrade(idle_cluster["inv4"], base_extra, target, limit=",".join(C.WORKERS), env={"ANSIBLE_PIPELINING": "0"},
@@ -187,7 +192,7 @@ def frozen_rollout(idle_cluster, base_extra, patched, freezer, **extra):
     return before, target, res
 
 
-def test_a_node_that_stays_away_is_left_cordoned_and_a_rerun_finishes_it(idle_cluster, base_extra, patched):
+def test_a_node_that_stays_away_is_left_cordoned_and_a_rerun_finishes_it(idle_cluster, base_extra, patch_holder):
     """mk8s-armhf stops answering (frozen) just as its turn comes and stays away past
     multiarch_k8s_unreachable_timeout (20 s). Ansible's rescue does not see unreachable hosts; the role turns it
     into a failure, waits for the node, and, its release unknown, leaves it cordoned with the annotation and says
@@ -196,7 +201,8 @@ def test_a_node_that_stays_away_is_left_cordoned_and_a_rerun_finishes_it(idle_cl
     node, first = "mk8s-armhf", "mk8s-arm64"
     freezer = Freezer(node, first)
     try:
-        before, target, res = frozen_rollout(idle_cluster, base_extra, patched, freezer, multiarch_k8s_unreachable_timeout=20)
+        before, target, res = frozen_rollout(idle_cluster, base_extra, patch_holder, freezer,
+                                            multiarch_k8s_unreachable_timeout=20)
         msg = res.message()
         print(msg)
         assert res.rc != 0 and "cordoned" in freezer.events, freezer.events
@@ -214,12 +220,13 @@ def test_a_node_that_stays_away_is_left_cordoned_and_a_rerun_finishes_it(idle_cl
     C.wait_healthy(node)
 
 
-def test_a_node_that_stops_answering_mid_rollout_is_rolled_back_once_it_answers(idle_cluster, base_extra, patched):
+def test_a_node_that_stops_answering_mid_rollout_is_rolled_back_once_it_answers(idle_cluster, base_extra, patch_holder):
     """As above, but mk8s-armhf answers again 20 s after it was cordoned: the rescue, waiting for it, puts it back
     on its release and uncordons it, and the rollout stops before mk8s-armel."""
     node, first = "mk8s-armhf", "mk8s-arm64"
     freezer = Freezer(node, first, thaw_after=20)
-    before, _target, res = frozen_rollout(idle_cluster, base_extra, patched, freezer, multiarch_k8s_unreachable_timeout=300)
+    before, _target, res = frozen_rollout(idle_cluster, base_extra, patch_holder, freezer,
+                                             multiarch_k8s_unreachable_timeout=300)
     assert "cordoned" in freezer.events and "unpaused" in freezer.events, freezer.events
     msg = res.message()
     print(msg)
