@@ -2,7 +2,7 @@
 # Everything they need is installed and started by the scripts in tools/ (as root on Debian 12).
 SHELL := /bin/bash
 
-.PHONY: help demo demo-down check test test-integration test-formation test-faults test-upgrade lock clean-cache fleet fleet-down setup bench-pull bench-release bench-build bench-build-full bench-node-memory bench-scale bench-rollout
+.PHONY: help demo demo-down check test test-integration test-formation test-faults test-upgrade lock clean-cache fleet fleet-down setup bench-pull bench-release bench-build bench-build-qemu bench-node-memory bench-scale bench-rollout
 
 help:
 	@echo "make demo       build the binaries, bring up the emulated fleet and converge it with site.yml"
@@ -18,8 +18,8 @@ help:
 	@echo "make fleet      bring up the emulated fleet only; make fleet-down removes it"
 	@echo "make bench-pull holder_pull vs the seed recipe's docker pull+cp vs skopeo (medians, ratios)"
 	@echo "make bench-release node_release vs a copy task per binary on the fleet (time, calls, bytes, RSS)"
-	@echo "make bench-build cross-compiling vs a native build under QEMU (one component)"
-	@echo "make bench-build-full  the whole set for four platforms, cold and warm (long)"
+	@echo "make bench-build build time per component and platform, cold and warm, from the Go modules (long)"
+	@echo "make bench-build-qemu  cross-compiling vs a native build under QEMU (one component, Debian's sources)"
 	@echo "make bench-node-memory  Go-reported memory of kubelet and kube-proxy per node (after make demo)"
 	@echo "make bench-scale  one controller against 4-40 light emulated hosts, push vs pull (time, memory, pulls, bytes; after make demo)"
 	@echo "make bench-rollout  one kubelet change over the fleet, staged vs cordon-first (total, cordoned time, bytes per node; after make demo)"
@@ -70,10 +70,10 @@ bench-release:
 	@bash tools/bench.sh release --runs 3
 
 bench-build:
-	@bash tools/bench.sh build --component bridge --platform linux/arm/v7
+	@bash tools/bench.sh build
 
-bench-build-full:
-	@bash tools/bench.sh build --full
+bench-build-qemu:
+	@bash tools/bench.sh build --qemu --component bridge --platform linux/arm/v7
 
 bench-node-memory:
 	@bash -c 'source tools/lib.sh && python bench/node_memory.py'

@@ -1,37 +1,53 @@
 # -*- coding: utf-8 -*-
 # Copyright: multiarch.k8s contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Benchmark: cross-compiling vs a native build under QEMU user emulation, in one run.
+"""Benchmark: what building costs, per component and platform, cold and warm; and cross vs native under QEMU.
 
-    make bench-build                       (or: python bench/build.py --component bridge --platform linux/arm/v7)
-    python bench/build.py --full           the whole set for four platforms, cold then warm (long)
+    make bench-build          (python bench/build.py) the fleet's set from the collection's Go modules (gomod/):
+                              the node components for four platforms, the control plane for amd64; cold, then warm
+    python bench/build.py --components kubelet runc --platforms linux/arm/v6      a part of it
+    make bench-build-qemu     (python bench/build.py --qemu) cross-compiling vs a native build under QEMU
 
-Cross: the controller's Go (Debian's golang-go) with GOARCH/GOARM. QEMU: Debian's Go toolchain of
-the platform's own Debian architecture, run through binfmt_misc under QEMU user emulation, as the
-seed recipe's buildx builds did. Both start from an empty Go build cache and build the same
-component from the same source (Debian's CNI plugins, with Debian's Go libraries), measured once
-each; the toolchain and the sources are fetched before the clock starts. Prints seconds, the ratio
-and whether both produced the same sha256 (Go builds do not depend on the host).
+Cold: an empty Go build cache, zig cache and C library cache, one directory for the whole pass, components built in
+the order of the table (platform by platform, as holder_build builds them), so a component's cold time is what it
+adds after the ones above it: the first Kubernetes component of a platform pays for the dependencies the others
+share. The modules themselves are downloaded (from GOPROXY into the cache dir's module cache) before the clock
+starts: what is timed is compiling and linking. Warm: the same caches, the outputs dropped: what a rebuild with a
+warm cache costs (the case of a new component set, or of a build cache kept across CI runs).
+
+--qemu: the legacy comparison on Debian's sources (the qemu strategy runs Debian's Go of each platform, which cannot
+build module-mode sources): the controller's Go with GOARCH/GOARM against Debian's Go toolchain of the platform's
+own architecture under QEMU user emulation, as the seed recipe's buildx builds did; both from an empty Go build
+cache, measured once each, the toolchain and the sources fetched before the clock starts.
 """
 
 from __future__ import annotations
 
 import argparse
+import inspect
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
 
 from ansible_collections.multiarch.k8s.plugins.module_utils import _platforms as P
-from ansible_collections.multiarch.k8s.plugins.plugin_utils._build import COMPONENTS, CNI, ETCD, K8S, Builder
+from ansible_collections.multiarch.k8s.plugins.plugin_utils._build import COMPONENTS, CNI, CONTAINERD, ETCD, K8S, RUNC, Builder
+from ansible_collections.multiarch.k8s.plugins.plugin_utils._holder_build import run as holder_build_run
 from ansible_collections.multiarch.k8s.plugins.plugin_utils._sources import SourceCache
 
 CACHE = os.environ.get("MULTIARCH_CACHE", "/var/cache/multiarch-k8s")
 SOURCES = {K8S: ("debian:kubernetes", False), CNI: ("debian:golang-github-containernetworking-plugins", True),
            ETCD: ("debian:etcd", True)}
-FULL_SET = ["kubelet", "kube-proxy", "kubeadm", "kubectl", "kube-apiserver", "kube-controller-manager",
-            "kube-scheduler", "pause", "bridge", "host-local", "loopback", "portmap", "etcd"]
+# holder_build's own defaults: the Go modules of the collection's default line
+_DEFAULTS = dict((k, v.default) for k, v in inspect.signature(holder_build_run).parameters.items())
+GOMOD = {K8S: "gomod:kubernetes-v1.37.2", CNI: _DEFAULTS["cni_source"], ETCD: _DEFAULTS["etcd_source"],
+         CONTAINERD: _DEFAULTS["containerd_source"], RUNC: _DEFAULTS["runc_source"]}
+# what the test fleet runs (tests/helpers/cluster.py): the node set everywhere, the control plane on amd64
+NODE_SET = ["kubelet", "kube-proxy", "pause", "bridge", "host-local", "loopback", "portmap", "containerd",
+            "containerd-shim-runc-v2", "runc", "ctr"]
+CP_SET = ["kubeadm", "kubectl", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd"]
 
 
 def log(msg):
@@ -65,39 +81,73 @@ def cross_vs_qemu(args):
     print("cross-compiling is %.1fx faster; same sha256: %s" % (qemu_s / cross_s, cross["sha256"] == qemu["sha256"]))
 
 
-def full(args):
+def _download_modules(builder):
+    """Every module the source's tools need, into the shared module cache, before any clock starts."""
+    env = builder._module_env()
+    subprocess.run([builder.go, "list", "-deps", "tool"], env=env, cwd=builder.source.tree, check=True,
+                   stdout=subprocess.DEVNULL, timeout=3600)
+    builder.tree()
+
+
+def table(args):
     platforms = [P.by_oci(p) for p in args.platforms]
+    wanted = dict((p.oci, [c for c in (args.components or NODE_SET + (CP_SET if p.oci == "linux/amd64" else []))])
+                  for p in platforms)
+    modules = sorted(set(COMPONENTS[c][0] for comps in wanted.values() for c in comps))
     sources = SourceCache(os.path.join(CACHE, "build"), log=log)
-    prepared = dict((m, sources.prepare(spec, debian_patches=patches)) for m, (spec, patches) in SOURCES.items())
-    work = tempfile.mkdtemp(prefix="mk8s-bench-full-")
+    prepared = dict((m, sources.prepare(GOMOD[m])) for m in modules)
+    work = tempfile.mkdtemp(prefix="mk8s-bench-build-")
+    rows = {}
     try:
+        builders = {}
+        for m in modules:
+            b = Builder(work, prepared[m], log=log, sources=sources)
+            b.gomodcache = os.path.join(CACHE, "build", "gomodcache")  # downloads are not what is measured
+            _download_modules(b)
+            builders[m] = b
         for label in ("cold", "warm"):
-            if label == "warm":  # same Go build cache, outputs dropped: what a rebuild costs
+            if label == "warm":  # the same Go build cache, zig cache and C libraries; the outputs dropped
                 shutil.rmtree(os.path.join(work, "out"), ignore_errors=True)
-            print("whole set (%d binaries) per platform, %s Go build cache" % (len(FULL_SET), label))
-            print("%-14s %10s %10s" % ("platform", "seconds", "MB"))
             for platform in platforms:
-                total_s = total_b = 0
-                for comp in FULL_SET:
-                    secs, rec = timed_build(work, prepared[COMPONENTS[comp][0]], sources, comp, platform, "cross")
-                    total_s += secs
-                    total_b += rec["size"]
-                print("%-14s %10.0f %10.1f" % (platform.oci, total_s, total_b / 1048576.0))
+                for comp in wanted[platform.oci]:
+                    b = builders[COMPONENTS[comp][0]]
+                    start = time.perf_counter()
+                    rec = b.build(comp, platform)
+                    row = rows.setdefault((platform.oci, comp), {"MB": rec["size"] / 1048576.0})
+                    row[label] = time.perf_counter() - start
+                    if label == "warm":
+                        row["same"] = row.get("sha256") == rec["sha256"]
+                    row["sha256"] = rec["sha256"]
+                    log("%s %s %s: %.1f s" % (label, platform.oci, comp, row[label]))
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    print("build time per component and platform (go %s, %d cores), cold then warm, in table order"
+          % (builders[modules[0]].go_version(), os.cpu_count() or 1))
+    print("%-14s %-24s %9s %9s %8s  %s" % ("platform", "component", "cold s", "warm s", "MB", "same sha256 warm"))
+    for platform in platforms:
+        cold = warm = 0.0
+        for comp in wanted[platform.oci]:
+            r = rows[(platform.oci, comp)]
+            cold, warm = cold + r["cold"], warm + r["warm"]
+            print("%-14s %-24s %9.1f %9.1f %8.1f  %s" % (platform.oci, comp, r["cold"], r["warm"], r["MB"], r["same"]))
+        print("%-14s %-24s %9.1f %9.1f" % (platform.oci, "(all)", cold, warm))
+    print("%-14s %-24s %9.1f %9.1f" % ("all", "", sum(r["cold"] for r in rows.values()),
+                                       sum(r["warm"] for r in rows.values())))
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--component", default="bridge", choices=sorted(COMPONENTS))
-    parser.add_argument("--platform", default="linux/arm/v7")
-    parser.add_argument("--full", action="store_true")
+    parser.add_argument("--qemu", action="store_true", help="cross vs native under QEMU, one component")
+    parser.add_argument("--component", default="bridge", choices=sorted(COMPONENTS), help="with --qemu")
+    parser.add_argument("--platform", default="linux/arm/v7", help="with --qemu")
+    parser.add_argument("--components", nargs="*", choices=sorted(COMPONENTS),
+                        help="the components of the table (default: the node set, and the control plane on amd64)")
     parser.add_argument("--platforms", nargs="*", default=["linux/amd64", "linux/arm64", "linux/arm/v7", "linux/arm/v6"])
     args = parser.parse_args()
-    if args.full:
-        full(args)
-    else:
+    if args.qemu:
         cross_vs_qemu(args)
+    else:
+        table(args)
 
 
 if __name__ == "__main__":

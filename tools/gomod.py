@@ -14,7 +14,8 @@ collection builds from it with a ``tool`` directive, so ``go mod tidy`` keeps ex
 go.sum holds their hashes. A cgo program's C libraries are pinned next to it, one ``NAME.clib.json`` each (the
 upstream tarball of a Debian source package, its path in the Debian archive and the sha256 its .dsc gives, read
 over https): runc links libseccomp, which the builder compiles with zig cc for each platform. k8s.io/kubernetes
-replaces its staging modules (k8s.io/api, ...) with ``./staging`` paths that only exist in its own repository; here each is replaced by its published release v0.<minor>.<patch>.
+replaces its staging modules (k8s.io/api, ...) with ``./staging`` paths that only exist in its own repository;
+here each is replaced by its published release v0.<minor>.<patch>.
 The go command fetches everything from the Go module proxy (GOPROXY); nothing else is downloaded. Commit the
 result: builds use it read-only (-mod=readonly), so a build gets exactly what was tidied here.
 """

@@ -202,7 +202,7 @@ def test_a_node_that_stays_away_is_left_cordoned_and_a_rerun_finishes_it(idle_cl
     freezer = Freezer(node, first)
     try:
         before, target, res = frozen_rollout(idle_cluster, base_extra, patch_holder, freezer,
-                                            multiarch_k8s_unreachable_timeout=20)
+                                             multiarch_k8s_unreachable_timeout=20)
         msg = res.message()
         print(msg)
         assert res.rc != 0 and "cordoned" in freezer.events, freezer.events
@@ -226,7 +226,7 @@ def test_a_node_that_stops_answering_mid_rollout_is_rolled_back_once_it_answers(
     node, first = "mk8s-armhf", "mk8s-arm64"
     freezer = Freezer(node, first, thaw_after=20)
     before, _target, res = frozen_rollout(idle_cluster, base_extra, patch_holder, freezer,
-                                             multiarch_k8s_unreachable_timeout=300)
+                                          multiarch_k8s_unreachable_timeout=300)
     assert "cordoned" in freezer.events and "unpaused" in freezer.events, freezer.events
     msg = res.message()
     print(msg)
