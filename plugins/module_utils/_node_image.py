@@ -84,7 +84,7 @@ def build(name, platform, files, entrypoint, labels=None):
     """(index digest, {blob digest: bytes}, index.json bytes) of the image ``name``."""
     if ":" not in name.rsplit("/", 1)[-1] or "/" not in name:
         raise ImageInputError("image name %r needs a registry-style name and a tag, such as "
-                              "localhost/multiarch-k8s/pause:3.4" % name)
+                              "localhost/multiarch-k8s/pause:3.10.2" % name)
     plat = parse_platform(platform)
     layer = layer_tar(files)
     config = dict(plat)

@@ -24,7 +24,7 @@ author:
   - multiarch.k8s developers (@multiarch-k8s)
 options:
   name:
-    description: Image reference, such as C(localhost/multiarch-k8s/pause:3.4).
+    description: Image reference, such as C(localhost/multiarch-k8s/pause:3.10.2).
     type: str
     required: true
   platform:
@@ -81,7 +81,7 @@ attributes:
 EXAMPLES = r"""
 - name: The node's own pause binary as containerd's sandbox image
   multiarch.k8s.node_image:
-    name: localhost/multiarch-k8s/pause:3.4
+    name: localhost/multiarch-k8s/pause:3.10.2
     platform: "{{ multiarch_k8s.platform }}"
     files:
       - {src: /usr/local/bin/pause, dest: /pause}
