@@ -47,6 +47,7 @@ HOLDER_BUILD_SPEC = dict(
     registry_username=dict(type="str"),
     registry_password=dict(type="str", no_log=True),
     timeout=dict(type="int", default=3600),
+    jobs=dict(type="int", default=1),
 )
 
 FLEET_REPORT_SPEC = dict(

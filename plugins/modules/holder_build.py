@@ -153,6 +153,15 @@ options:
       - Seconds one binary's build may take.
     type: int
     default: 3600
+  jobs:
+    description:
+      - How many platforms build at once (module-mode C(gomod:) sources; others build one at a time). Each
+        platform's components build in order, and builds of different platforms share no compiled package, so
+        nothing is compiled twice; on two cores, two jobs overlap one platform's linking and C library
+        configure with another's compiling. Each job may take about 2 GB of memory while the Go compiler works
+        on Kubernetes.
+    type: int
+    default: 1
 attributes:
   check_mode:
     support: full

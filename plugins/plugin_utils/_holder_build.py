@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.multiarch.k8s.plugins.plugin_utils._build import (
     CNI, COMPONENTS, CONTAINERD, ETCD, K8S, RUNC, STANDIN, BuildError, Builder, platforms_of,
@@ -88,13 +89,26 @@ def _builders(sources, specs, all_comps, debian_patches, build_dir, log, timeout
     return builders
 
 
-def _build_all(builders, plats, wanted, check_mode):
-    """(rows, bundles by platform, actions, what check mode would build) for every component of every platform."""
-    rows, bundles, actions, missing = [], {}, [], []
-    for plat in plats:
+def _build_all(builders, plats, wanted, check_mode, jobs=1):
+    """(rows, bundles by platform, actions, what check mode would build) for every component of every platform.
+    With ``jobs`` > 1 (module-mode sources only), that many platforms build at once, each platform's components in
+    order: builds of different platforms share no compiled package, so none is compiled twice, and one platform's
+    serial phases (linking, a C library's configure) overlap another's compiling."""
+    def one_platform(plat):
+        done = []
         for comp in wanted[plat.oci]:
             builder = builders[COMPONENTS[comp][0]]
-            rec = builder.lookup(comp, plat) if check_mode else builder.build(comp, plat)
+            done.append((comp, builder.lookup(comp, plat) if check_mode else builder.build(comp, plat)))
+        return done
+
+    if jobs > 1 and not check_mode and len(plats) > 1 and all(b.source.gomod for b in builders.values()):
+        with ThreadPoolExecutor(max_workers=min(jobs, len(plats))) as pool:
+            results = list(pool.map(one_platform, plats))  # the first failure is raised once all have stopped
+    else:
+        results = [one_platform(plat) for plat in plats]
+    rows, bundles, actions, missing = [], {}, [], []
+    for plat, done in zip(plats, results):
+        for comp, rec in done:
             if rec is None:
                 missing.append("would build %s for %s" % (comp, plat.oci))
                 continue
@@ -191,9 +205,11 @@ def run(source, platforms, dest, components=None, platform_components=None, buil
         debian_patches=False, lock_file=None, insecure=False, username=None, password=None, timeout=3600,
         mirror="http://deb.debian.org/debian", check_mode=False, log=None,
         cni_source="gomod:cni-plugins-v1.10.0", etcd_source="gomod:etcd-v3.6.17",
-        containerd_source="gomod:containerd-v2.4.2", runc_source="gomod:runc-v1.5.3", strategy="cross"):
+        containerd_source="gomod:containerd-v2.4.2", runc_source="gomod:runc-v1.5.3", strategy="cross", jobs=1):
     """Builds, publishes and locks a holder image: the steps above, in order; check mode builds and writes nothing."""
     log = log or (lambda msg: None)
+    if jobs < 1:
+        raise BuildError("jobs must be 1 or more, not %d" % jobs)
     build_dir = os.path.expanduser(build_dir)
     plats, wanted, all_comps, ref, lock = _check_request(platforms, components, platform_components, dest, lock_file)
     builders = _builders(SourceCache(build_dir, mirror=mirror, log=log),
@@ -203,7 +219,7 @@ def run(source, platforms, dest, components=None, platform_components=None, buil
     # the version and the image's name come from Kubernetes when it is built, else from the first module built
     src = (builders.get(K8S) or list(builders.values())[0]).source
     described = "; ".join(b.source.description for b in builders.values())
-    rows, bundles, actions, missing = _build_all(builders, plats, wanted, check_mode)
+    rows, bundles, actions, missing = _build_all(builders, plats, wanted, check_mode, jobs=jobs)
     if missing:  # check mode only: what is not built yet
         return {"changed": True, "actions": missing + ["would publish %s" % dest], "source": described,
                 "version": src.version}

@@ -19,12 +19,14 @@ import re
 import shutil
 import subprocess
 import tarfile
+import threading
 
 from ansible.module_utils.urls import ConnectionError as UrlConnectionError, open_url
 
 from ansible_collections.multiarch.k8s.plugins.module_utils._components import CNI, CONTAINERD, ETCD, K8S, RUNC
 from ansible_collections.multiarch.k8s.plugins.module_utils._release import sha256_of as sha256_file
 
+_FETCH_LOCK = threading.Lock()
 # the collection's Go modules, one per release it builds (tools/gomod.py writes them)
 GOMOD_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "gomod")
 # a fixed build date keeps builds reproducible (SOURCE_DATE_EPOCH when the source gives one)
@@ -198,6 +200,12 @@ class SourceCache(object):
         """The source tarball of C library ``lib`` (a ``*.clib.json`` entry) from the Debian mirror, checked against
         the sha256 the collection pins; downloaded once into the cache."""
         dest = os.path.join(self.root, "clibs", "%s-%s" % (lib["sha256"][:16], os.path.basename(lib["path"])))
+        if os.path.isfile(dest) and sha256_file(dest) == lib["sha256"]:
+            return dest
+        with _FETCH_LOCK:  # builds of several platforms at once (holder_build's jobs) fetch it once
+            return self._fetch_clib(lib, dest)
+
+    def _fetch_clib(self, lib, dest):
         if os.path.isfile(dest) and sha256_file(dest) == lib["sha256"]:
             return dest
         os.makedirs(os.path.dirname(dest), exist_ok=True)

@@ -331,3 +331,59 @@ def test_a_c_library_tarball_that_does_not_match_its_pin_is_refused(tmp_path):
     assert not os.listdir(os.path.join(str(tmp_path / "c"), "src", "clibs"))
     good = dict(SECCOMP, sha256=B.sha256_file(str(mirror / SECCOMP["path"])))
     assert open(cache.clib_tarball(good), "rb").read() == b"not the tarball"
+
+
+# --- holder_build's jobs: platforms built at once, rows in the order asked, a failure raised ---
+class _FakeBuilder(object):
+    """A stand-in for Builder (the real one runs the go command): records which thread built what, and when."""
+
+    def __init__(self, fail=None):
+        self.source = type("Src", (), {"gomod": {"go": "1.26"}})()
+        self.fail, self.calls, self.active, self.most = fail, [], 0, 0
+        import threading
+        self.lock = threading.Lock()
+
+    def build(self, comp, plat):
+        import time
+        with self.lock:
+            self.active += 1
+            self.most = max(self.most, self.active)
+        time.sleep(0.05)
+        with self.lock:
+            self.active -= 1
+            self.calls.append((plat.oci, comp))
+        if (plat.oci, comp) == self.fail:
+            raise B.BuildError("go build of %s for %s failed (exit 1): stand-in failure" % (comp, plat.oci))
+        return {"component": comp, "platform": plat.oci, "cached": False, "seconds": 0.05}
+
+    lookup = build
+
+
+@pytest.mark.parametrize("jobs, most", [(1, 1), (2, 2), (8, 3)])
+def test_jobs_build_platforms_at_once_and_keep_the_order(jobs, most):
+    from ansible_collections.multiarch.k8s.plugins.plugin_utils import _holder_build as HB
+    plats = [P.by_oci(p) for p in ("linux/amd64", "linux/arm64", "linux/arm/v6")]
+    fake = _FakeBuilder()
+    wanted = dict((p.oci, ["kubelet", "kube-proxy"]) for p in plats)
+    rows, bundles, actions, missing = HB._build_all({B.K8S: fake}, plats, wanted, False, jobs=jobs)
+    assert [(r["platform"], r["component"]) for r in rows] == [(p.oci, c) for p in plats for c in ("kubelet", "kube-proxy")]
+    assert fake.most == most and not missing and len(actions) == 6
+    # each platform's components in order, whatever ran beside them
+    for p in plats:
+        assert [c for o, c in fake.calls if o == p.oci] == ["kubelet", "kube-proxy"]
+
+
+def test_a_failing_build_among_jobs_is_raised():
+    from ansible_collections.multiarch.k8s.plugins.plugin_utils import _holder_build as HB
+    plats = [P.by_oci(p) for p in ("linux/amd64", "linux/arm/v6")]
+    fake = _FakeBuilder(fail=("linux/arm/v6", "kubelet"))
+    with pytest.raises(B.BuildError, match="go build of kubelet for linux/arm/v6 failed"):
+        HB._build_all({B.K8S: fake}, plats, dict((p.oci, ["kubelet", "kube-proxy"]) for p in plats), False, jobs=2)
+
+
+def test_jobs_below_one_are_refused_before_anything(tmp_path):
+    from ansible_collections.multiarch.k8s.plugins.plugin_utils import _holder_build as HB
+    with pytest.raises(B.BuildError, match="jobs must be 1 or more, not 0"):
+        HB.run("gomod:kubernetes-v1.37.2", ["linux/amd64"], "oci:%s:v1" % (tmp_path / "o"), components=["kubelet"],
+               build_dir=str(tmp_path / "b"), jobs=0)
+    assert not os.path.exists(str(tmp_path / "b"))
