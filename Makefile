@@ -70,7 +70,7 @@ bench-release:
 	@bash tools/bench.sh release --runs 3
 
 bench-build:
-	@bash tools/bench.sh build
+	@bash tools/bench.sh build --jobs 2
 
 bench-build-qemu:
 	@bash tools/bench.sh build --qemu --component bridge --platform linux/arm/v7

@@ -15,6 +15,9 @@ share. The modules themselves are downloaded (from GOPROXY into the cache dir's 
 starts: what is timed is compiling and linking. Warm: the same caches, the outputs dropped: what a rebuild with a
 warm cache costs (the case of a new component set, or of a build cache kept across CI runs).
 
+--jobs N: then the cold pass once more, in a fresh directory, with holder_build's N platforms at once, against the
+wall time of the sequential cold pass of the same run (the baseline): what ``jobs`` saves on this machine.
+
 --qemu: the legacy comparison on Debian's sources (the qemu strategy runs Debian's Go of each platform, which cannot
 build module-mode sources): the controller's Go with GOARCH/GOARM against Debian's Go toolchain of the platform's
 own architecture under QEMU user emulation, as the seed recipe's buildx builds did; both from an empty Go build
@@ -34,7 +37,7 @@ import time
 
 from ansible_collections.multiarch.k8s.plugins.module_utils import _platforms as P
 from ansible_collections.multiarch.k8s.plugins.plugin_utils._build import COMPONENTS, CNI, CONTAINERD, ETCD, K8S, RUNC, Builder
-from ansible_collections.multiarch.k8s.plugins.plugin_utils._holder_build import run as holder_build_run
+from ansible_collections.multiarch.k8s.plugins.plugin_utils._holder_build import _build_all, run as holder_build_run
 from ansible_collections.multiarch.k8s.plugins.plugin_utils._sources import SourceCache
 
 CACHE = os.environ.get("MULTIARCH_CACHE", "/var/cache/multiarch-k8s")
@@ -89,6 +92,16 @@ def _download_modules(builder):
     builder.tree()
 
 
+def _builders(work, modules, prepared, sources):
+    builders = {}
+    for m in modules:
+        b = Builder(work, prepared[m], log=log, sources=sources)
+        b.gomodcache = os.path.join(CACHE, "build", "gomodcache")  # downloads are not what is measured
+        _download_modules(b)
+        builders[m] = b
+    return builders
+
+
 def table(args):
     platforms = [P.by_oci(p) for p in args.platforms]
     wanted = dict((p.oci, [c for c in (args.components or NODE_SET + (CP_SET if p.oci == "linux/amd64" else []))])
@@ -96,18 +109,15 @@ def table(args):
     modules = sorted(set(COMPONENTS[c][0] for comps in wanted.values() for c in comps))
     sources = SourceCache(os.path.join(CACHE, "build"), log=log)
     prepared = dict((m, sources.prepare(GOMOD[m])) for m in modules)
+    rows, walls = {}, {}
     work = tempfile.mkdtemp(prefix="mk8s-bench-build-")
-    rows = {}
     try:
-        builders = {}
-        for m in modules:
-            b = Builder(work, prepared[m], log=log, sources=sources)
-            b.gomodcache = os.path.join(CACHE, "build", "gomodcache")  # downloads are not what is measured
-            _download_modules(b)
-            builders[m] = b
+        builders = _builders(work, modules, prepared, sources)
+        go = builders[modules[0]].go_version()
         for label in ("cold", "warm"):
             if label == "warm":  # the same Go build cache, zig cache and C libraries; the outputs dropped
                 shutil.rmtree(os.path.join(work, "out"), ignore_errors=True)
+            started = time.perf_counter()
             for platform in platforms:
                 for comp in wanted[platform.oci]:
                     b = builders[COMPONENTS[comp][0]]
@@ -119,10 +129,21 @@ def table(args):
                         row["same"] = row.get("sha256") == rec["sha256"]
                     row["sha256"] = rec["sha256"]
                     log("%s %s %s: %.1f s" % (label, platform.oci, comp, row[label]))
+            walls[label] = time.perf_counter() - started
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    if args.jobs > 1:
+        work = tempfile.mkdtemp(prefix="mk8s-bench-build-jobs-")
+        try:
+            builders = _builders(work, modules, prepared, sources)
+            started = time.perf_counter()
+            built, _bundles, _actions, _missing = _build_all(builders, platforms, wanted, False, jobs=args.jobs)
+            walls["jobs"] = time.perf_counter() - started
+            same = all(r["sha256"] == rows[(r["platform"], r["component"])]["sha256"] for r in built)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
     print("build time per component and platform (go %s, %d cores), cold then warm, in table order"
-          % (builders[modules[0]].go_version(), os.cpu_count() or 1))
+          % (go, os.cpu_count() or 1))
     print("%-14s %-24s %9s %9s %8s  %s" % ("platform", "component", "cold s", "warm s", "MB", "same sha256 warm"))
     for platform in platforms:
         cold = warm = 0.0
@@ -131,8 +152,10 @@ def table(args):
             cold, warm = cold + r["cold"], warm + r["warm"]
             print("%-14s %-24s %9.1f %9.1f %8.1f  %s" % (platform.oci, comp, r["cold"], r["warm"], r["MB"], r["same"]))
         print("%-14s %-24s %9.1f %9.1f" % (platform.oci, "(all)", cold, warm))
-    print("%-14s %-24s %9.1f %9.1f" % ("all", "", sum(r["cold"] for r in rows.values()),
-                                       sum(r["warm"] for r in rows.values())))
+    print("%-14s %-24s %9.1f %9.1f   (wall time of each pass)" % ("all", "", walls["cold"], walls["warm"]))
+    if "jobs" in walls:
+        print("cold pass with jobs=%d: %.1f s against %.1f s one platform at a time: %.2fx the time; same sha256: %s"
+              % (args.jobs, walls["jobs"], walls["cold"], walls["jobs"] / walls["cold"], same))
 
 
 def main():
@@ -143,6 +166,7 @@ def main():
     parser.add_argument("--components", nargs="*", choices=sorted(COMPONENTS),
                         help="the components of the table (default: the node set, and the control plane on amd64)")
     parser.add_argument("--platforms", nargs="*", default=["linux/amd64", "linux/arm64", "linux/arm/v7", "linux/arm/v6"])
+    parser.add_argument("--jobs", type=int, default=1, help="also the cold pass with this many platforms at once")
     args = parser.parse_args()
     if args.qemu:
         cross_vs_qemu(args)
