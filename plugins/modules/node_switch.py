@@ -28,6 +28,15 @@ options:
       - The release to switch to, by id, or V(previous) for the release C(current) pointed at before its last switch.
     type: str
     required: true
+  services:
+    description:
+      - systemd services named after a binary of the release (V(kubelet) runs C(<bin_dir>/kubelet)). Each one whose
+        running main process executes another file than the one its binary resolves to after the switch is
+        returned in RV(stale_services): a restart the last run did not get to (a controller that died between the
+        switch and the restart) is then not missed by the next run, whose switch changes nothing.
+    type: list
+    elements: str
+    default: []
 attributes:
   check_mode:
     support: full
@@ -72,6 +81,12 @@ changed_binaries:
   type: list
   elements: str
   sample: [kube-proxy, kubelet]
+stale_services:
+  description: The O(services) whose running process executes another binary than the release's (see O(services)).
+  returned: success
+  type: list
+  elements: str
+  sample: [kubelet]
 versions:
   description: Binary name to version of the release after the run, where the release records one.
   returned: success
@@ -79,6 +94,7 @@ versions:
 """
 
 import errno
+import os
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -92,12 +108,58 @@ def changed_binaries(before, after):
     return sorted(n for n in set(a) | set(b) if a.get(n) != b.get(n))
 
 
+def _undeleted(path):
+    return path[:-len(" (deleted)")] if path.endswith(" (deleted)") else path
+
+
+def binary_of_pid(pid, name):
+    """The file process ``pid`` runs as program ``name``: its /proc exe link, or, when that is an interpreter (QEMU
+    user emulation through binfmt_misc runs the program inside qemu-ARCH), the mapped file called ``name``."""
+    try:
+        exe = _undeleted(os.readlink("/proc/%s/exe" % pid))
+    except OSError:
+        return None
+    if os.path.basename(exe) == name:
+        return exe
+    try:
+        with open("/proc/%s/maps" % pid) as f:
+            for line in f:
+                parts = line.rstrip("\n").split(None, 5)
+                if len(parts) == 6 and os.path.basename(_undeleted(parts[5])) == name:
+                    return _undeleted(parts[5])
+    except OSError:
+        return None
+    return exe
+
+
+def running_binary(module, service):
+    """The file the service's main process runs, or None when it does not run."""
+    rc, out, _err = module.run_command(["systemctl", "show", "-p", "MainPID", "--value", service])
+    pid = out.strip()
+    if rc != 0 or not pid.isdigit() or pid == "0":
+        return None
+    return binary_of_pid(pid, service)
+
+
+def stale_services(module, prefix, release, services, files):
+    """Services running another binary than ``release``'s file of their name."""
+    stale = []
+    for name in services:
+        if name not in files:
+            continue
+        running = running_binary(module, name)
+        if running is not None and os.path.realpath(running) != os.path.realpath(os.path.join(prefix.release_dir(release), name)):
+            stale.append(name)
+    return stale
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
             release=dict(type="str", required=True),
             prefix=dict(type="path", default=DEFAULT_PREFIX),
             bin_dir=dict(type="path", default=DEFAULT_BIN_DIR),
+            services=dict(type="list", elements="str", default=[]),
         ),
         supports_check_mode=True,
     )
@@ -123,6 +185,7 @@ def main():
             switch(prefix, target)
         links = link_bins(prefix, sorted(rec["files"]), dry_run=module.check_mode)
         changed = changed or bool(links)
+        stale = stale_services(module, prefix, target, p["services"], rec["files"])
     except ReleaseError as e:
         module.fail_json(msg=str(e), before=before)
     except OSError as e:
@@ -133,7 +196,7 @@ def main():
     after = target
     previous = (before if before != target else before_state["previous"]) if module.check_mode else prefix.previous()
     module.exit_json(changed=changed, before=before, current=after, previous=previous,
-                     changed_binaries=diff_bins if before != target else [],
+                     changed_binaries=diff_bins if before != target else [], stale_services=stale,
                      versions=dict((n, m["version"]) for n, m in rec["files"].items() if m.get("version")),
                      diff={"before": before_state, "after": {"current": after, "previous": previous}})
 

@@ -8,11 +8,64 @@ the systemd unit state is left out (``unit`` empty), as there is no systemd in a
 from __future__ import annotations
 
 import http.server
+import os
+import shutil
+import subprocess
 import threading
+import time
 
 import pytest
 
 from ansible_collections.multiarch.k8s.plugins.modules import cluster_node, node_health, node_switch
+
+
+def _sleeper(tmp_path, release, name="sleepy"):
+    """A real program (a copy of sleep) in a release directory, run as a child process."""
+    folder = tmp_path / "releases" / release
+    folder.mkdir(parents=True, exist_ok=True)
+    binary = str(folder / name)
+    shutil.copy(shutil.which("sleep"), binary)
+    return binary, subprocess.Popen([binary, "30"])
+
+
+def test_the_binary_a_process_runs_is_read_from_proc(tmp_path):
+    """A service still on the release before the switch is told from one on the release after it, also when its
+    file was removed since (as a pruned release's would be)."""
+    old, proc = _sleeper(tmp_path, "old")
+    try:
+        assert node_switch.binary_of_pid(proc.pid, "sleepy") == old
+        new, _ = _sleeper(tmp_path, "new"), None
+        assert os.path.realpath(node_switch.binary_of_pid(proc.pid, "sleepy")) != os.path.realpath(new[0])
+        new[1].kill()
+        new[1].wait()
+        os.unlink(old)
+        assert node_switch.binary_of_pid(proc.pid, "sleepy") == old  # "(deleted)" taken off
+    finally:
+        proc.kill()
+        proc.wait()
+    assert node_switch.binary_of_pid(proc.pid, "sleepy") is None  # gone
+
+
+def test_a_process_under_an_interpreter_is_known_by_its_mapped_program(tmp_path):
+    """QEMU user emulation runs an ARM kubelet inside qemu-arm: the exe link names QEMU, the maps name the program.
+    Here the interpreter is the real dynamic loader running a copy of sleep (the same layout: exe is the loader,
+    the program is a mapped file)."""
+    loader = [p for p in ("/lib64/ld-linux-x86-64.so.2", "/lib/ld-linux-aarch64.so.1") if os.path.exists(p)]
+    if not loader:
+        pytest.skip("no dynamic loader of this machine's architecture at a known path")
+    binary, first = _sleeper(tmp_path, "r1", "kubelet")
+    first.kill()
+    first.wait()
+    proc = subprocess.Popen([loader[0], binary, "30"])
+    try:
+        assert os.path.basename(os.path.realpath("/proc/%d/exe" % proc.pid)).startswith("ld-")
+        deadline = time.monotonic() + 10  # the loader maps the program a moment after it starts
+        while node_switch.binary_of_pid(proc.pid, "kubelet") != binary and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert node_switch.binary_of_pid(proc.pid, "kubelet") == binary
+    finally:
+        proc.kill()
+        proc.wait()
 
 
 def test_changed_binaries():
