@@ -104,7 +104,7 @@ def _builders(work, modules, prepared, sources):
 
 def table(args):
     platforms = [P.by_oci(p) for p in args.platforms]
-    wanted = dict((p.oci, [c for c in (args.components or NODE_SET + (CP_SET if p.oci == "linux/amd64" else []))])
+    wanted = dict((p.oci, list(args.components or NODE_SET + (CP_SET if p.oci == "linux/amd64" else [])))
                   for p in platforms)
     modules = sorted(set(COMPONENTS[c][0] for comps in wanted.values() for c in comps))
     sources = SourceCache(os.path.join(CACHE, "build"), log=log)

@@ -220,8 +220,8 @@ summary:
   type: list
   elements: str
 source:
-  description: What was built from, in words, one entry per Go module or source package used, joined by C(; )
-    (module, version, patches).
+  description: What was built from, in words, one entry per Go module or source package used, separated by
+    semicolons (module, version, patches).
   returned: success
   type: str
 version:

@@ -32,8 +32,8 @@ options:
     description:
       - systemd services named after a binary of the release (V(kubelet) runs C(<bin_dir>/kubelet)). Each one whose
         running main process executes another file than the one its binary resolves to after the switch is
-        returned in RV(stale_services): a restart the last run did not get to (a controller that died between the
-        switch and the restart) is then not missed by the next run, whose switch changes nothing.
+        returned in RV(stale_services). So a restart that the last run did not get to (a controller that died
+        between the switch and the restart) is not missed by the next run, whose switch changes nothing.
     type: list
     elements: str
     default: []

@@ -34,10 +34,10 @@ def test_the_binary_a_process_runs_is_read_from_proc(tmp_path):
     old, proc = _sleeper(tmp_path, "old")
     try:
         assert node_switch.binary_of_pid(proc.pid, "sleepy") == old
-        new, _ = _sleeper(tmp_path, "new"), None
-        assert os.path.realpath(node_switch.binary_of_pid(proc.pid, "sleepy")) != os.path.realpath(new[0])
-        new[1].kill()
-        new[1].wait()
+        new, other = _sleeper(tmp_path, "new")
+        assert os.path.realpath(node_switch.binary_of_pid(proc.pid, "sleepy")) != os.path.realpath(new)
+        other.kill()
+        other.wait()
         os.unlink(old)
         assert node_switch.binary_of_pid(proc.pid, "sleepy") == old  # "(deleted)" taken off
     finally:
