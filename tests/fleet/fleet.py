@@ -28,6 +28,7 @@ import importlib.util
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -218,7 +219,10 @@ def ensure_network(client):
 # netlink calls fail), so these run natively, bind-mounted into the node. The shim and runc are the
 # collection's own amd64 builds from the very holder image the nodes get (``fleet.py host-native``
 # takes them out of it), mounted under RUNTIME_DIR, where the test inventories point the
-# container_runtime role's runc and shim variables; iptables and conntrack are the host's Debian
+# container_runtime role's runc and shim variables. RUNTIME_DIR is one directory mount of a copy named by
+# their digest, not a mount per file: runc (1.2 and later) guards its own binary by mounting the directory it
+# lives in as an overlayfs lower layer and running itself from there, and an overlay shows what lies under a
+# file bind mount (the empty mount point), not the file: "runc init: exec format error". iptables and conntrack are the host's Debian
 # 12 builds (the collection builds neither; the nodes install the same Debian 12 packages), bind-
 # mounted over the node's own files with the host's libraries and loader in paths an ARM root
 # filesystem does not use. The node's own containerd daemon, kubelet, kube-proxy, CNI plugins, pause
@@ -256,7 +260,7 @@ done
 
 # a running node made with other wiring is made again
 WIRING_LABEL = "io.multiarch-k8s.fleet-wiring"
-WIRING_VERSION = "4"
+WIRING_VERSION = "5"
 HOST_NATIVE_LABEL = "io.multiarch-k8s.fleet-host-native"
 
 
@@ -274,6 +278,20 @@ def host_native_runtime():
         with open(paths[name], "rb") as f:
             h.update(hashlib.sha256(f.read()).digest())
     return paths, h.hexdigest()[:16]
+
+
+def runtime_copy(paths, digest):
+    """A directory of its own holding the shim and runc of ``digest``, made once and never changed (a node keeps
+    it mounted for its life)."""
+    folder = os.path.join(CACHE, "fleet", "runtime-" + digest)
+    if not os.path.isdir(folder):
+        tmp = folder + ".part"
+        subprocess.run(["rm", "-rf", tmp], check=True)
+        os.makedirs(tmp)
+        for name, path in sorted(paths.items()):
+            shutil.copy2(path, os.path.join(tmp, name))
+        os.replace(tmp, folder)
+    return folder
 
 
 def run_node(client, node, tag):
@@ -304,8 +322,7 @@ def run_node(client, node, tag):
             if not os.path.exists(path):
                 raise SystemExit("the emulated fleet needs the host's %s (apt-get install iptables conntrack)" % path)
             volumes[os.path.realpath(path)] = {"bind": target, "mode": "ro"}
-        for name, path in sorted(runtime.items()):
-            volumes[os.path.realpath(path)] = {"bind": "%s/%s" % (RUNTIME_DIR, name), "mode": "ro"}
+        volumes[runtime_copy(runtime, runtime_digest)] = {"bind": RUNTIME_DIR, "mode": "ro"}
     # containerd's and the kubelet's state on volumes: overlayfs cannot be stacked on overlayfs
     mounts = [docker.types.Mount(target, None, type="volume") for target in ("/var/lib/containerd", "/var/lib/kubelet")]
     c = client.containers.run(
