@@ -9,8 +9,8 @@ For the kubelet and kube-proxy of every node it samples, ``--samples`` times ``-
 apart, the Go runtime's own figures from their /metrics endpoints: ``go_memstats_sys_bytes`` (all
 memory the Go runtime has taken from the OS) and ``go_memstats_heap_inuse_bytes``. On the emulated
 ARM nodes the process RSS counts QEMU's translator and its code cache too, so the Go-reported figures
-are what a real Pi would see; the RSS is printed beside them to show the difference. containerd (the
-distribution's, not built here) is given as RSS only.
+are what a real Pi would see; the RSS is printed beside them to show the difference. containerd (the release's,
+which serves no /metrics in the collection's configuration) is given as RSS only.
 
 The kubelet's metrics come through the API server (kubectl get --raw /api/v1/nodes/NODE/proxy/metrics),
 kube-proxy's from 127.0.0.1:10249 on the node. Printed: medians per node and service, the total of
