@@ -222,6 +222,23 @@ def formed(holder):
         return None
 
 
+def form_at_previous(nodes, previous_holder, tmp_path_factory, name):
+    """A fresh fleet, and site.yml forming a cluster of ``nodes`` at PREVIOUS from ``previous_holder``: (the
+    inventory, the extra vars it was formed with), every node healthy on PREVIOUS."""
+    reset_fleet()
+    inv = inventory(tmp_path_factory.mktemp("inventory") / (name + ".json"), list(nodes))
+    extra = {"multiarch_k8s_holder_src": previous_holder, "multiarch_k8s_kubernetes_version": PREVIOUS,
+             "multiarch_k8s_cache_dir": str(tmp_path_factory.mktemp("bins")),
+             "multiarch_k8s_report_file": str(tmp_path_factory.mktemp("report") / "fleet-report.json")}
+    started = time.monotonic()
+    res = run_playbook("multiarch.k8s.site", extra, inventory=inv)
+    assert res.ok, res.failures()
+    print("%d-node cluster formed at %s in %.0f s" % (len(nodes), PREVIOUS, time.monotonic() - started))
+    for node in nodes:
+        wait_healthy(node, version=PREVIOUS)
+    return inv, extra
+
+
 def reset_fleet():
     """The four nodes made again from their images: a fresh fleet, no cluster."""
     forget_formed()

@@ -34,15 +34,7 @@ V6 = "mk8s-armel"
 @pytest.fixture(scope="module")
 def previous_cluster(host_before, holder, previous_holder, tmp_path_factory):
     """A fresh fleet, and site.yml forming the two-node cluster at PREVIOUS from the previous line's holder."""
-    C.reset_fleet()
-    inv = C.inventory(tmp_path_factory.mktemp("inventory") / "two.json", NODES)
-    extra = {"multiarch_k8s_holder_src": previous_holder, "multiarch_k8s_kubernetes_version": C.PREVIOUS,
-             "multiarch_k8s_cache_dir": str(tmp_path_factory.mktemp("bins")),
-             "multiarch_k8s_report_file": str(tmp_path_factory.mktemp("report") / "fleet-report.json")}
-    started = time.monotonic()
-    res = run_playbook("multiarch.k8s.site", extra, inventory=inv)
-    assert res.ok, res.failures()
-    print("two-node cluster formed at %s in %.0f s" % (C.PREVIOUS, time.monotonic() - started))
+    inv, extra = C.form_at_previous(NODES, previous_holder, tmp_path_factory, "two")
     for node in NODES:
         assert C.healthy(node, C.PREVIOUS), C.node_state(node)
     # upgrade.yml and rollback.yml: the cluster's line after the upgrade

@@ -21,7 +21,6 @@ import pytest
 
 import builds
 import cluster as C
-from runner import run_playbook
 
 SPREAD = ["mk8s-arm64", "mk8s-armhf"]  # the workload's nodes: both emulated without a CPU model of their own
 
@@ -29,17 +28,7 @@ SPREAD = ["mk8s-arm64", "mk8s-armhf"]  # the workload's nodes: both emulated wit
 @pytest.fixture(scope="module")
 def fleet_at_previous(host_before, holder, tmp_path_factory):
     previous = builds.previous_fleet()
-    C.reset_fleet()
-    inv = C.inventory(tmp_path_factory.mktemp("inventory") / "four.json", list(C.NODES))
-    extra = {"multiarch_k8s_holder_src": previous, "multiarch_k8s_kubernetes_version": C.PREVIOUS,
-             "multiarch_k8s_cache_dir": str(tmp_path_factory.mktemp("bins")),
-             "multiarch_k8s_report_file": str(tmp_path_factory.mktemp("report") / "fleet-report.json")}
-    started = time.monotonic()
-    res = run_playbook("multiarch.k8s.site", extra, inventory=inv)
-    assert res.ok, res.failures()
-    print("four-node cluster formed at %s in %.0f s" % (C.PREVIOUS, time.monotonic() - started))
-    for node in C.NODES:
-        C.wait_healthy(node, version=C.PREVIOUS)
+    inv, extra = C.form_at_previous(list(C.NODES), previous, tmp_path_factory, "four")
     yield {"inv": inv, "up": dict(extra, multiarch_k8s_kubernetes_version=C.VERSION), "holder": holder,
            "host_before": host_before}
     C.forget_formed()
