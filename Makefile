@@ -11,8 +11,9 @@ help:
 	@echo "make test       make check, then the fleet images, the Kubernetes builds, the fleet and every integration module"
 	@echo "make test-integration  the integration part of make test only (MULTIARCH_TEST_MODULES, MULTIARCH_TEST_ORDER=reverse)"
 	@echo "make test-formation  the cluster formed step by step on a fresh fleet (check mode, --limit join, rerun); slow"
-	@echo "make test-faults  upgrade.yml under faults (health gate, PDB, smoke test, full disk, unreachable node); slow"
-	@echo "make test-upgrade  the full-fleet minor upgrade (four platforms formed at 1.36, upgraded to 1.37); slow"
+	@echo "make test-faults  upgrade.yml with a node that stops answering mid-rollout (builds the patch release first); slow"
+	@echo "make test-upgrade  the real minor upgrade: two nodes (skew guard, rollback, killed controller), then the"
+	@echo "                   full fleet (four platforms formed at 1.36, upgraded to 1.37); builds 1.36 first; slow"
 	@echo "make lock       resolve the Python requirements into requirements.lock / requirements-sanity.lock (hashes)"
 	@echo "make clean-cache  empty the cache (MULTIARCH_CACHE, default /var/cache/multiarch-k8s): venvs, builds, images"
 	@echo "make fleet      bring up the emulated fleet only; make fleet-down removes it"
@@ -43,10 +44,10 @@ test-formation:
 	@MULTIARCH_TEST_MODULES=test_cluster_formation bash tools/run-tests.sh integration
 
 test-faults:
-	@MULTIARCH_TEST_MODULES=test_upgrade_faults bash tools/run-tests.sh integration
+	@MULTIARCH_TEST_MODULES=test_upgrade_unreachable bash tools/run-tests.sh integration
 
 test-upgrade:
-	@MULTIARCH_TEST_MODULES=test_upgrade_fleet bash tools/run-tests.sh integration
+	@MULTIARCH_TEST_MODULES="test_upgrade test_upgrade_fleet" bash tools/run-tests.sh integration
 
 lock:
 	@bash tools/lock.sh

@@ -2,7 +2,10 @@
 # Copyright: multiarch.k8s contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The end of tools/run-tests.sh: a table of stage -> seconds, then the tests counted over every pytest stage
-(their JUnit files), as one closing line ``tests: N passed, N failed, N skipped``."""
+(their JUnit files), as one closing line ``tests: N passed, N failed, N skipped``.
+
+A row is ``name<TAB>seconds<TAB>ok|FAILED``, with a fourth field ``beside`` for a stage that ran beside another
+one (the fleet images beside the builds): shown with its own time, left out of the total (the wall clock)."""
 
 from __future__ import annotations
 
@@ -25,13 +28,13 @@ def counts(junit_dir):
 
 
 def main(times, junit_dir):
-    rows = [line.rstrip("\n").split("\t") for line in open(times, encoding="utf-8") if line.strip()]
+    rows = [(line.rstrip("\n").split("\t") + [""])[:4] for line in open(times, encoding="utf-8") if line.strip()]
     width = max([len(r[0]) for r in rows] + [5])
     line = "{0:<%d}  {1:>7}  {2}" % width
     print("\n" + line.format("stage", "seconds", "result"))
-    for name, seconds, status in rows:
-        print(line.format(name, seconds, status))
-    whole = sum(int(r[1]) for r in rows)
+    for name, seconds, status, beside in rows:
+        print(line.format(name, seconds, status + (" (not in the total)" if beside else "")))
+    whole = sum(int(r[1]) for r in rows if not r[3])
     print(line.format("total", whole, "(%.1f min)" % (whole / 60.0)))
     stages_failed = [r[0] for r in rows if r[2] != "ok"]
     which = (" (" + "; ".join(stages_failed) + ")") if stages_failed else ""

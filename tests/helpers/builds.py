@@ -3,14 +3,15 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The holder images the cluster tests run, built by the collection's own build playbook from its Go modules
 (gomod/) and pushed to the registry on 127.0.0.1. holder_build caches every binary by its inputs under
-$MULTIARCH_CACHE/build, so a second call rebuilds nothing; make test calls ``builds.py all`` as its own stage so
-that the build time is seen apart from the tests, and the fixtures then find everything built.
+$MULTIARCH_CACHE/build, so a second call rebuilds nothing; make test calls ``builds.py all`` (what make test's modules use:
+cluster() and the stand-ins) as its own stage so that the build time is seen apart from the tests, and the
+fixtures then find everything built; the slow targets' modules build what else they need through their fixtures.
 
 - cluster(): the default line (cluster.VERSION): the node components (kubelet, kube-proxy, pause, the CNI
   plugins, containerd, its runc shim, runc) for the fleet's four platforms, the control plane for amd64.
-- previous(): the previous minor (cluster.PREVIOUS) for what the minor-upgrade test forms its cluster from: the
-  control plane and node components for amd64, the node components for arm/v6 (etcd, the CNI plugins,
-  containerd and runc are the same builds as cluster()'s).
+- previous(): the previous minor (cluster.PREVIOUS) for what test_upgrade forms its cluster from (make
+  test-upgrade): the control plane and node components for amd64, the node components for arm/v6 (etcd, the CNI
+  plugins, containerd and runc are the same builds as cluster()'s).
 - previous_fleet(): the previous minor for every platform of the fleet (make test-upgrade).
 - patch(): the patch release before VERSION (cluster.PATCH), kubelet and kube-proxy for the three workers'
   platforms: the second real release make test-faults rolls the workers between (built by that target only).
@@ -86,7 +87,7 @@ def main(argv):
         return
     if argv != ["all"]:
         sys.exit("usage: builds.py all|patch")
-    for name, call in [("cluster " + VERSION, cluster), ("previous " + PREVIOUS, previous)] + [
+    for name, call in [("cluster " + VERSION, cluster)] + [
             ("stand-in " + v, (lambda v=v: standin(v))) for v in STANDINS]:
         started = time.monotonic()
         ref = call()

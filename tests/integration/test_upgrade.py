@@ -7,7 +7,8 @@ binary built by the collection from its Go modules; the skew guard on real versi
 
 The previous line is built for the control-plane platform (amd64) and arm/v6 only (builds.py), so this module
 forms its own two-node cluster on a fresh fleet: the control plane on mk8s-amd64 and the Pi Zero model,
-mk8s-armel. A full-fleet minor upgrade is make test-upgrade. The tests of this module run in their order (the
+mk8s-armel. Slow (the previous line is a build of its own, and a fresh fleet): make test-upgrade, not part of
+make test, before test_upgrade_fleet (the full-fleet minor upgrade). The tests of this module run in their order (the
 rollout upgrades the cluster, the rollback takes the armel node back, the killed run upgrades it again).
 
 Break tried (2026-12-07, a mutation of the collection, on the 1.20.2 line this module replaced): rollback.yml's

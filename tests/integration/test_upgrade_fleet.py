@@ -7,8 +7,8 @@ staged and smoke-tested before it is cordoned, drained with evictions that honou
 and health-gated. Every binary is the collection's own build from gomod/ (builds.previous_fleet() adds the
 previous line's kubelet and kube-proxy for arm64 and arm/v7 to what make test builds).
 
-Slow (a fresh fleet, a cluster formed at 1.36 and a four-node rollout): make test-upgrade, not part of make test;
-test_upgrade.py (in make test) does the same minor upgrade on two nodes.
+Slow (a fresh fleet, a cluster formed at 1.36 and a four-node rollout): make test-upgrade, not part of make test,
+after test_upgrade.py, the same minor upgrade on two nodes.
 """
 
 from __future__ import annotations
