@@ -35,6 +35,8 @@ import sys
 import tempfile
 import time
 
+import yaml
+
 from ansible_collections.multiarch.k8s.plugins.module_utils import _platforms as P
 from ansible_collections.multiarch.k8s.plugins.plugin_utils._build import COMPONENTS, CNI, CONTAINERD, ETCD, K8S, RUNC, Builder
 from ansible_collections.multiarch.k8s.plugins.plugin_utils._holder_build import _build_all, run as holder_build_run
@@ -45,7 +47,10 @@ SOURCES = {K8S: ("debian:kubernetes", False), CNI: ("debian:golang-github-contai
            ETCD: ("debian:etcd", True)}
 # holder_build's own defaults: the Go modules of the collection's default line
 _DEFAULTS = dict((k, v.default) for k, v in inspect.signature(holder_build_run).parameters.items())
-GOMOD = {K8S: "gomod:kubernetes-v1.37.2", CNI: _DEFAULTS["cni_source"], ETCD: _DEFAULTS["etcd_source"],
+with open(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "roles", "multiarch_k8s", "defaults",
+                       "main.yml"), encoding="utf-8") as _role_defaults:  # the default line: the role's, its one place
+    LINE = yaml.safe_load(_role_defaults)["multiarch_k8s_kubernetes_version"]
+GOMOD = {K8S: "gomod:kubernetes-" + LINE, CNI: _DEFAULTS["cni_source"], ETCD: _DEFAULTS["etcd_source"],
          CONTAINERD: _DEFAULTS["containerd_source"], RUNC: _DEFAULTS["runc_source"]}
 # what the test fleet runs (tests/helpers/cluster.py): the node set everywhere, the control plane on amd64
 NODE_SET = ["kubelet", "kube-proxy", "pause", "bridge", "host-local", "loopback", "portmap", "containerd",

@@ -13,6 +13,8 @@ import subprocess
 import sys
 import time
 
+import yaml
+
 import debs
 import fleet
 from runner import ansible_module, docker, run_playbook, wait_for
@@ -21,9 +23,12 @@ CACHE = os.environ.get("MULTIARCH_CACHE", "/var/cache/multiarch-k8s")
 HERE = os.path.dirname(os.path.abspath(__file__))
 FLEET = os.path.join(os.path.dirname(HERE), "fleet", "fleet.py")
 STANDIN_DIR = os.path.join(os.path.dirname(HERE), "fixtures", "standin")
-# the Kubernetes line the cluster tests form (the collection's default) and the previous minor, which the
-# minor-upgrade test starts from; both built from the collection's gomod/ folders
-VERSION = "v1.37.2"
+# the Kubernetes line the cluster tests form (the collection's default, read from the one place it is set: the
+# multiarch_k8s role's defaults) and the previous minor, which the minor-upgrade test starts from; both built from
+# the collection's gomod/ folders
+with open(os.path.join(os.path.dirname(os.path.dirname(HERE)), "roles", "multiarch_k8s", "defaults", "main.yml"),
+          encoding="utf-8") as _defaults:
+    VERSION = yaml.safe_load(_defaults)["multiarch_k8s_kubernetes_version"]
 PREVIOUS = "v1.36.3"
 HOLDER = "docker://127.0.0.1:5000/multiarch-k8s-tests/cluster:" + VERSION
 PREVIOUS_HOLDER = "docker://127.0.0.1:5000/multiarch-k8s-tests/cluster:" + PREVIOUS

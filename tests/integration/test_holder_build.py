@@ -24,13 +24,14 @@ from ansible_collections.multiarch.k8s.plugins.plugin_utils._build import Builde
 from ansible_collections.multiarch.k8s.plugins.plugin_utils._sources import SourceCache
 from ansible_collections.multiarch.k8s.plugins.module_utils import _platforms as P
 from ansible_collections.multiarch.k8s.plugins.plugin_utils._pull import Puller
+import cluster as C
 from holders import REGISTRY
 from runner import ansible_module, docker
 
 CACHE = os.environ.get("MULTIARCH_CACHE", "/var/cache/multiarch-k8s")
 BUILD_DIR = os.path.join(CACHE, "build")
 PLATFORMS = ["linux/arm/v6", "linux/arm/v7"]
-VERSION = "v1.37.2"
+VERSION = C.VERSION  # the collection's default line
 SOURCE = "gomod:kubernetes-" + VERSION
 COMPONENTS = ["kubelet", "kube-proxy", "pause", "bridge", "host-local", "loopback", "portmap", "runc"]
 GO = ["kubelet", "kube-proxy", "bridge", "host-local", "loopback", "portmap", "runc"]
@@ -69,7 +70,7 @@ def test_index_has_each_platform_and_every_binary_is_static_goarm(built):
             assert b["goarm"] is None and ("ARM " + platform.split("/")[-1]) in b["elf"]  # C: Tag_CPU_arch
     assert first["summary"][0].split() == ["platform", "binary", "size", "MB", "sha256", "static", "GOARM", "seconds"]
     assert first["version"] == VERSION
-    assert "gomod kubernetes-v1.37.2 (k8s.io/kubernetes v1.37.2)" in first["source"]
+    assert "gomod kubernetes-%s (k8s.io/kubernetes %s)" % (VERSION, VERSION) in first["source"]
     assert "gomod runc-v1.5.3 (github.com/opencontainers/runc v1.5.3)" in first["source"]
 
 
@@ -107,8 +108,8 @@ def pulled_paths(built, tmp_path_factory):
 
 
 @pytest.mark.parametrize("component, args, expected", [
-    ("kubelet", "--version", "Kubernetes v1.37.2"),
-    ("kube-proxy", "--version", "Kubernetes v1.37.2"),
+    ("kubelet", "--version", "Kubernetes " + VERSION),
+    ("kube-proxy", "--version", "Kubernetes " + VERSION),
     ("pause", "-v", "pause.c v3.10.2"),
     ("loopback", "", "CNI loopback plugin v1.10.0"),
     ("bridge", "", "CNI bridge plugin v1.10.0"),

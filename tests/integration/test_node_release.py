@@ -115,7 +115,7 @@ def _record(component, platform):
     build_dir = os.path.join(os.environ.get("MULTIARCH_CACHE", "/var/cache/multiarch-k8s"), "build")
     sources = SourceCache(build_dir)
     # the cluster's own builds (make test's build stage made them): pause from Kubernetes, the rest CNI plugins
-    spec = "gomod:kubernetes-v1.37.2" if component == "pause" else "gomod:cni-plugins-v1.10.0"
+    spec = "gomod:kubernetes-" + C.VERSION if component == "pause" else "gomod:cni-plugins-v1.10.0"
     return Builder(build_dir, sources.prepare(spec), sources=sources).build(component, P.by_oci(platform))
 
 

@@ -175,3 +175,25 @@ def test_the_python_defaults_are_the_roles_defaults():
     assert defaults["multiarch_k8s_prefix"] == _paths.DEFAULT_PREFIX
     assert defaults["multiarch_k8s_bin_dir"] == _paths.DEFAULT_BIN_DIR
     assert defaults["multiarch_k8s_config_dir"] + "/admin.conf" == _paths.DEFAULT_ADMIN_KUBECONFIG
+
+
+def _yaml(*parts):
+    import yaml
+    with open(os.path.join(ROOT, *parts), encoding="utf-8") as f:
+        return yaml.safe_load(f)
+
+
+def test_the_default_kubernetes_line_is_set_in_one_place():
+    """The role default multiarch_k8s_kubernetes_version is the line: its argument spec documents the same value,
+    its Go module folder exists, and build.yml (and the tests and bench, which read the role's defaults) name no
+    line of their own."""
+    line = _yaml("roles", "multiarch_k8s", "defaults", "main.yml")["multiarch_k8s_kubernetes_version"]
+    assert re.match(r"^v1\.\d+\.\d+$", line), line
+    spec = _yaml("roles", "multiarch_k8s", "meta", "argument_specs.yml")["argument_specs"]["main"]["options"]
+    assert spec["multiarch_k8s_kubernetes_version"]["default"] == line
+    assert os.path.isfile(os.path.join(ROOT, "gomod", "kubernetes-" + line, "go.mod"))
+    play_vars = _yaml("playbooks", "build.yml")[0]["vars"]
+    assert not [k for k, v in play_vars.items() if re.search(r"v1\.\d+\.\d+", str(v))], play_vars
+    for path in ("tests/helpers/cluster.py", "bench/build.py"):
+        with open(os.path.join(ROOT, path), encoding="utf-8") as f:
+            assert line not in f.read(), path
