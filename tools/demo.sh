@@ -5,14 +5,16 @@
 # every node. Ends with the fleet as a table and `kubectl get nodes`. `make demo-down` removes the fleet
 # (caches stay).
 source "$(dirname "$0")/lib.sh"
-VERSION=v1.37.2
-HOLDER="docker://$REGISTRY/multiarch-k8s/cluster:$VERSION"
 case "${1:-up}" in
   up)
     stage "host set-up (apt packages, binfmt_misc, Docker engine, registry on $REGISTRY)"
     "$REPO/tools/setup-host.sh"
     stage "python set-up (virtualenv, collection build + install)"
     "$REPO/tools/setup-python.sh"
+    # the collection's default line, set in one place (the multiarch_k8s role's defaults)
+    VERSION=$(python -c 'import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))["multiarch_k8s_kubernetes_version"])' \
+      "$REPO/roles/multiarch_k8s/defaults/main.yml")
+    HOLDER="docker://$REGISTRY/multiarch-k8s/cluster:$VERSION"
     stage "building static binaries of Kubernetes $VERSION, etcd, containerd, runc and the CNI plugins from their Go modules for four platforms (cached; the first time takes a while)"
     ansible-playbook multiarch.k8s.build -v \
       -e "{\"multiarch_k8s_build_source\": \"gomod:kubernetes-$VERSION\", \"multiarch_k8s_build_dest\": \"$HOLDER\",
