@@ -7,7 +7,7 @@ source "$(dirname "$0")/lib.sh"
 
 PACKAGES=(docker.io qemu-user-static binfmt-support mmdebstrap arch-test python3-venv
           python3-dev git curl ca-certificates iptables conntrack shellcheck
-          docker-registry skopeo golang-go dpkg-dev make pkg-config)
+          docker-registry skopeo golang-go dpkg-dev make pkg-config openssh-client sudo)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -39,6 +39,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 CACHE = os.environ.get("MULTIARCH_CACHE", "/var/cache/multiarch-k8s")
 NETWORK = "mk8s-fleet"
+# The fleet's network, and each node's fixed address in it (NODES' "address"), so that an inventory can name them
+# as a Pi owner's names their boards (inventory-examples/local-fleet). Outside Docker's default address pools; if it
+# overlaps a network of this host, set MULTIARCH_FLEET_SUBNET (a /24) and the same addresses in the inventory.
+SUBNET = os.environ.get("MULTIARCH_FLEET_SUBNET", "10.213.42.0/24")
 IMAGE_REPO = "multiarch-k8s/fleet-node"
 LABEL = "io.multiarch-k8s.fleet"
 SUITE = "bookworm"
@@ -47,8 +51,16 @@ MIRROR = os.environ.get("MULTIARCH_DEBIAN_MIRROR", "http://deb.debian.org/debian
 # Packages of every node image. Changing this list (or the fix-ups) changes the cache key.
 PACKAGES = [
     "systemd", "systemd-sysv", "dbus", "python3", "python3-apt", "iproute2", "procps",
-    "iptables", "conntrack", "kmod", "ca-certificates", "zstd",
+    "iptables", "conntrack", "kmod", "ca-certificates", "zstd", "openssh-server", "sudo",
 ]
+
+# SSH as on a Raspberry Pi: each node runs Debian's sshd and has the user "pi" with passwordless sudo (as Raspberry
+# Pi OS sets it up); ansible logs in as pi with a key and becomes root. Password logins and root logins are off. The
+# keys are made on this host, once, under SSH_DIR: the controller's key pair, and one host key per node, written into
+# the node at every start; the fleet writes the known_hosts file that ansible checks every node's host key against.
+SSH_USER = "pi"
+SSH_UID = 1000
+SSH_DIR = os.path.join(CACHE, "fleet", "ssh")
 
 # Fix-ups run in the new root by mmdebstrap (--customize-hook) before it is packed.
 FIXUPS = [
@@ -61,6 +73,16 @@ FIXUPS = [
     'mkdir -p "$1/etc/systemd/system/$u.service.d" && '
     'printf "[Service]\\nLoadCredential=\\n" > "$1/etc/systemd/system/$u.service.d/no-credentials.conf"; done',
     'rm -f "$1/etc/hostname"',
+    # the Pi's user: passwordless sudo, no password at all (key logins only)
+    'chroot "$1" useradd --create-home --shell /bin/bash --uid 1000 --groups sudo pi',
+    'printf "pi ALL=(ALL) NOPASSWD: ALL\\n" > "$1/etc/sudoers.d/010_pi-nopasswd" && chmod 0440 "$1/etc/sudoers.d/010_pi-nopasswd"',
+    # no host keys in the image (every node would share them): each node gets its own at start, and sshd waits
+    # for it
+    'rm -f "$1"/etc/ssh/ssh_host_*',
+    'printf "HostKey /etc/ssh/ssh_host_ed25519_key\\nPasswordAuthentication no\\nKbdInteractiveAuthentication no\\n'
+    'PermitRootLogin no\\nUseDNS no\\n" > "$1/etc/ssh/sshd_config.d/mk8s-fleet.conf"',
+    'mkdir -p "$1/etc/systemd/system/ssh.service.d" && '
+    'printf "[Unit]\\nConditionPathExists=/etc/ssh/ssh_host_ed25519_key\\n" > "$1/etc/systemd/system/ssh.service.d/host-key.conf"',
 ]
 
 
@@ -77,11 +99,27 @@ PLATFORMS = _load_platforms()
 # One node per platform. "qemu_cpu" makes QEMU emulate that CPU model for every process of the
 # node (an ARM1176, like a Pi Zero: it reports armv6l and dies with SIGILL on ARMv7 code).
 NODES = [
-    {"name": "mk8s-amd64", "platform": "linux/amd64"},
-    {"name": "mk8s-arm64", "platform": "linux/arm64"},
-    {"name": "mk8s-armhf", "platform": "linux/arm/v7"},
-    {"name": "mk8s-armel", "platform": "linux/arm/v6", "qemu_cpu": "arm1176"},
+    {"name": "mk8s-amd64", "platform": "linux/amd64", "address": 10},
+    {"name": "mk8s-arm64", "platform": "linux/arm64", "address": 11},
+    {"name": "mk8s-armhf", "platform": "linux/arm/v7", "address": 12},
+    {"name": "mk8s-armel", "platform": "linux/arm/v6", "qemu_cpu": "arm1176", "address": 13},
 ]
+
+
+ABSENT = 250  # an address of the network no node has (an inventory's host that never answers)
+
+
+def node_address(node):
+    """The node's fixed IPv4 address on the fleet's network (host ``node["address"]`` of SUBNET)."""
+    import netaddr  # pylint: disable=import-outside-toplevel
+    return str(netaddr.IPNetwork(SUBNET)[node["address"]])
+
+
+def node_by_name(name):
+    for node in NODES:
+        if node["name"] == name:
+            return node
+    raise KeyError(name)
 
 
 def log(msg):
@@ -205,13 +243,100 @@ def build_image(client, node):
 
 
 def ensure_network(client):
+    """The fleet's network on SUBNET (one made on another subnet, by an older fleet.py, is removed with its nodes)."""
     import docker.errors  # pylint: disable=import-outside-toplevel
+    import docker.types  # pylint: disable=import-outside-toplevel
     try:
-        return client.networks.get(NETWORK)
+        net = client.networks.get(NETWORK)
+        if [c.get("Subnet") for c in (net.attrs.get("IPAM") or {}).get("Config") or []] == [SUBNET]:
+            return net
+        log("docker network %s is not on %s: removing it and its nodes" % (NETWORK, SUBNET))
+        cmd_down(None)
     except docker.errors.NotFound:
-        log("creating docker network %s (internal: nodes reach only each other)" % NETWORK)
-        return client.networks.create(NETWORK, driver="bridge", internal=True,
-                                      labels={LABEL: "network"})
+        pass
+    log("creating docker network %s on %s (internal: nodes reach only each other and this host)" % (NETWORK, SUBNET))
+    try:
+        return client.networks.create(NETWORK, driver="bridge", internal=True, labels={LABEL: "network"},
+                                      ipam=docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(subnet=SUBNET)]))
+    except docker.errors.APIError as e:
+        raise SystemExit("cannot make the fleet's network on %s (%s); if it overlaps a network of this host, set "
+                         "MULTIARCH_FLEET_SUBNET to a free /24 and use its addresses in the inventory" % (SUBNET, e))
+
+
+def _keygen(path, comment):
+    """An ed25519 key pair at ``path`` (and path.pub), made once."""
+    if os.path.exists(path + ".pub"):
+        return
+    tmp = path + ".part"
+    for p in (tmp, tmp + ".pub"):
+        if os.path.exists(p):
+            os.remove(p)
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", tmp], check=True,
+                   stdin=subprocess.DEVNULL)
+    os.replace(tmp, path)
+    os.replace(tmp + ".pub", path + ".pub")
+
+
+def ssh_keys(nodes):
+    """The controller's key and each node's host key (SSH_DIR, made once); returns the controller's public key."""
+    os.makedirs(SSH_DIR, mode=0o700, exist_ok=True)
+    _keygen(os.path.join(SSH_DIR, "id_ed25519"), "multiarch.k8s test controller")
+    for node in nodes:
+        _keygen(os.path.join(SSH_DIR, "host-" + node["name"]), node["name"])
+    with open(os.path.join(SSH_DIR, "id_ed25519.pub"), encoding="utf-8") as f:
+        return f.read()
+
+
+def write_known_hosts():
+    """SSH_DIR/known_hosts: every node of the fleet by its name and its address, with its own host key."""
+    lines = []
+    for node in NODES:
+        pub = os.path.join(SSH_DIR, "host-%s.pub" % node["name"])
+        if os.path.exists(pub):
+            with open(pub, encoding="utf-8") as f:
+                kind, key = f.read().split()[:2]
+            lines.append("%s,%s %s %s\n" % (node["name"], node_address(node), kind, key))
+    tmp = os.path.join(SSH_DIR, "known_hosts.part")
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.writelines(lines)
+    os.replace(tmp, os.path.join(SSH_DIR, "known_hosts"))
+
+
+def ssh_vars():
+    """The connection variables of an inventory that reaches the fleet over SSH, as inventory-examples/local-fleet
+    sets them: user pi, become (sudo), the controller's key, the fleet's known_hosts checked strictly, pipelining.
+    ServerAlive makes a node that stops answering (docker pause, a hung Pi) unreachable after about 15 s instead
+    of a task that waits for ever."""
+    return {"ansible_connection": "ssh", "ansible_user": SSH_USER, "ansible_become": True,
+            "ansible_ssh_private_key_file": os.path.join(SSH_DIR, "id_ed25519"),
+            "ansible_ssh_common_args": "-o UserKnownHostsFile=%s -o StrictHostKeyChecking=yes -o IdentitiesOnly=yes "
+                                       "-o ServerAliveInterval=5 -o ServerAliveCountMax=3"
+                                       % os.path.join(SSH_DIR, "known_hosts"),
+            "ansible_ssh_pipelining": True, "ansible_python_interpreter": "/usr/bin/python3"}
+
+
+def wire_ssh(client, node, controller_key):
+    """Into a started node: its host key and pi's authorized_keys (the controller's key); then sshd starts."""
+    buf = io.BytesIO()
+    with open(os.path.join(SSH_DIR, "host-" + node["name"]), "rb") as f:
+        private = f.read()
+    with open(os.path.join(SSH_DIR, "host-%s.pub" % node["name"]), "rb") as f:
+        public = f.read()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for name, data, mode, uid in (("etc/ssh/ssh_host_ed25519_key", private, 0o600, 0),
+                                      ("etc/ssh/ssh_host_ed25519_key.pub", public, 0o644, 0),
+                                      ("home/pi/.ssh/authorized_keys", controller_key.encode(), 0o600, SSH_UID)):
+            info = tarfile.TarInfo(name)
+            info.size, info.mode, info.uid, info.gid, info.mtime = len(data), mode, uid, uid, 0
+            tar.addfile(info, io.BytesIO(data))
+    c = client.containers.get(node["name"])
+    res = c.exec_run(["install", "-d", "-o", str(SSH_UID), "-g", str(SSH_UID), "-m", "700", "/home/pi/.ssh"])
+    if res.exit_code != 0 or not c.put_archive("/", buf.getvalue()):
+        raise SystemExit("fleet node %s: could not write its SSH keys: %s" % (node["name"], res.output.decode("utf-8", "replace")))
+    res = c.exec_run(["systemctl", "reload-or-restart", "ssh"])
+    if res.exit_code != 0:
+        status = c.exec_run(["journalctl", "-u", "ssh", "-n", "30", "--no-pager"]).output.decode("utf-8", "replace")
+        raise SystemExit("fleet node %s: sshd did not start:\n%s" % (node["name"], status))
 
 
 # What an emulated node takes from the host: QEMU user emulation cannot run a container runtime
@@ -227,7 +352,12 @@ def ensure_network(client):
 # mounted over the node's own files with the host's libraries and loader in paths an ARM root
 # filesystem does not use. The node's own containerd daemon, kubelet, kube-proxy, CNI plugins, pause
 # and workloads stay ARM. A Pi runs everything natively: this is test-fleet wiring, not the roles'.
-HOST_NATIVE = ["/usr/sbin/xtables-nft-multi", "/usr/sbin/xtables-legacy-multi", "/usr/sbin/conntrack"]
+HOST_NATIVE = ["/usr/sbin/xtables-nft-multi", "/usr/sbin/xtables-legacy-multi", "/usr/sbin/conntrack",
+               # sudo (set-user-ID root): binfmt_misc runs a foreign binary with QEMU's credentials, not the file's
+               # (this host registers QEMU without the C flag, and the fleet changes no host setting), so the node's
+               # own sudo runs as pi and cannot become root. The host's Debian 12 sudo, its plugins, the node's
+               # /etc/sudoers and /etc/pam.d (the host's PAM modules, in the host's library path)
+               "/usr/bin/sudo", "/usr/libexec/sudo"]
 HOST_NATIVE_RUNTIME = ["containerd-shim-runc-v2", "runc"]
 HOST_NATIVE_DIR = os.environ.get("MULTIARCH_FLEET_HOST_NATIVE", os.path.join(CACHE, "fleet", "host-native"))
 RUNTIME_DIR = "/usr/local/lib/mk8s-fleet"
@@ -260,7 +390,7 @@ done
 
 # a running node made with other wiring is made again
 WIRING_LABEL = "io.multiarch-k8s.fleet-wiring"
-WIRING_VERSION = "5"
+WIRING_VERSION = "6"
 HOST_NATIVE_LABEL = "io.multiarch-k8s.fleet-host-native"
 
 
@@ -320,14 +450,14 @@ def run_node(client, node, tag):
         wanted.update(HOST_NATIVE_LIBS)
         for path, target in sorted(wanted.items()):
             if not os.path.exists(path):
-                raise SystemExit("the emulated fleet needs the host's %s (apt-get install iptables conntrack)" % path)
+                raise SystemExit("the emulated fleet needs the host's %s (apt-get install iptables conntrack sudo)" % path)
             volumes[os.path.realpath(path)] = {"bind": target, "mode": "ro"}
         volumes[runtime_copy(runtime, runtime_digest)] = {"bind": RUNTIME_DIR, "mode": "ro"}
     # containerd's and the kubelet's state on volumes: overlayfs cannot be stacked on overlayfs
     mounts = [docker.types.Mount(target, None, type="volume") for target in ("/var/lib/containerd", "/var/lib/kubelet")]
     c = client.containers.run(
         tag, name=node["name"], volumes=volumes, mounts=mounts, hostname=node["name"], detach=True,
-        network=NETWORK,
+        network=NETWORK, networking_config={NETWORK: client.api.create_endpoint_config(ipv4_address=node_address(node))},
         # what a Kubernetes node needs, short of --privileged (which fails here)
         cap_add=["ALL"], cap_drop=["SYS_RESOURCE"],
         devices=["/dev/kmsg:/dev/kmsg:r"],
@@ -401,11 +531,30 @@ def selected(args):
     return [n for n in NODES if n["name"] in names]
 
 
+def check_ssh(node, timeout=120):
+    """pi logs in with the controller's key, the node's host key checked against the fleet's known_hosts, and
+    becomes root with sudo: what every playbook run does first. Bounded in time."""
+    v = ssh_vars()
+    cmd = ["ssh", "-i", v["ansible_ssh_private_key_file"]] + v["ansible_ssh_common_args"].split() + [
+        "-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "%s@%s" % (SSH_USER, node_address(node)), "sudo", "-n", "id", "-u"]
+    deadline = time.monotonic() + timeout
+    while True:
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=60, stdin=subprocess.DEVNULL)
+        if proc.returncode == 0 and proc.stdout.strip() == "0":
+            return
+        if time.monotonic() > deadline:
+            raise SystemExit("fleet node %s: ssh %s@%s, sudo id -u gave rc %d: %s%s" % (
+                node["name"], SSH_USER, node_address(node), proc.returncode, proc.stdout, proc.stderr))
+        time.sleep(1)
+
+
 def cmd_up(args):
     client = docker_client()
     nodes = selected(args)
     tags = build_images(nodes)
     ensure_network(client)
+    controller_key = ssh_keys(NODES)
+    write_known_hosts()
     started = []
     for node in nodes:
         _c, new = run_node(client, node, tags[node["name"]])
@@ -414,7 +563,12 @@ def cmd_up(args):
     wait_systemd(client, [n["name"] for n in nodes])
     for node in nodes:
         wire_node(client, node["name"])
-    log("fleet up: %s" % ", ".join("%s (%s)" % (n["name"], n["platform"]) for n in nodes))
+        wire_ssh(client, node, controller_key)
+    for node in nodes:
+        check_ssh(node)
+    log("fleet up: %s; over SSH as %s (key %s, known_hosts %s)" % (
+        ", ".join("%s (%s, %s)" % (n["name"], n["platform"], node_address(n)) for n in nodes), SSH_USER,
+        os.path.join(SSH_DIR, "id_ed25519"), os.path.join(SSH_DIR, "known_hosts")))
 
 
 def cmd_host_native(args):
@@ -461,7 +615,7 @@ def cmd_reset(args):
     cmd_up(args)
 
 
-def cmd_down(_args):
+def cmd_down(_args=None):
     client = docker_client()
     import docker.errors  # pylint: disable=import-outside-toplevel
     for c in client.containers.list(all=True, filters={"label": LABEL + "=node"}):

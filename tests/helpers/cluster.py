@@ -64,25 +64,35 @@ def kubectl_json(*args):
 
 
 def inventory(path, hosts, control_plane=(CP,), host_vars=None):
-    """The fleet group (the hosts site.yml converges) and the control_plane group, which may name others."""
+    """The fleet group (the hosts site.yml converges) and the control_plane group, which may name others. Every host
+    is reached over SSH as a Pi is (fleet.ssh_vars: user pi with sudo, a key, the fleet's known_hosts); a name
+    that is not a fleet node gets an address of the fleet's network where nothing answers."""
     host_vars = host_vars or {}
-    conn = {"ansible_connection": "community.docker.docker", "ansible_python_interpreter": "/usr/bin/python3",
-            # fleet nodes run without CAP_SYS_RESOURCE (see tests/fleet/fleet.py)
-            "container_runtime_restrict_oom_score_adj": True,
-            "container_runtime_privileged_without_host_devices": True,
-            # the test host runs cgroup v1 (hybrid); real Pis on Raspberry Pi OS Bookworm and later run v2
-            "multiarch_k8s_allow_cgroup_v1": True,
-            # an emulated ARM1176 under QEMU, its host's two cores shared with the rest of the run, once took more
-            # than the default 180 s to get its Node Ready (seen 2026-12-07, with a make check running beside it)
-            "kubelet_ready_timeout": 420}
+    conn = dict(fleet.ssh_vars(), **{
+        # fleet nodes run without CAP_SYS_RESOURCE (see tests/fleet/fleet.py)
+        "container_runtime_restrict_oom_score_adj": True,
+        "container_runtime_privileged_without_host_devices": True,
+        # the test host runs cgroup v1 (hybrid); real Pis on Raspberry Pi OS Bookworm and later run v2
+        "multiarch_k8s_allow_cgroup_v1": True,
+        # an emulated ARM1176 under QEMU, its host's two cores shared with the rest of the run, once took more
+        # than the default 180 s to get its Node Ready (seen 2026-12-07, with a make check running beside it)
+        "kubelet_ready_timeout": 420})
 
     def one(h):
-        return dict(emulated_runtime(h), **host_vars.get(h, {}))
+        return dict(emulated_runtime(h), ansible_host=address(h), **host_vars.get(h, {}))
     doc = {"all": {"children": {
         "fleet": {"hosts": dict((h, one(h)) for h in hosts), "vars": conn},
         "control_plane": {"hosts": dict((h, dict(conn, **one(h))) for h in control_plane)}}}}
     path.write_text(json.dumps(doc))
     return path
+
+
+def address(host):
+    """A fleet node's address; for any other name, one of the fleet's network that no node has."""
+    try:
+        return fleet.node_address(fleet.node_by_name(host))
+    except KeyError:
+        return fleet.node_address({"address": fleet.ABSENT})
 
 
 def emulated_runtime(host):
