@@ -69,8 +69,9 @@ import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
-sys.path[:0] = [os.path.join(REPO, "tests", "helpers")]
+sys.path[:0] = [os.path.join(REPO, "tests", "helpers"), os.path.join(REPO, "tests", "fleet")]
 
+import cluster  # noqa: E402  pylint: disable=wrong-import-position
 from runner import stop_group
 CACHE = os.environ.get("MULTIARCH_CACHE", "/var/cache/multiarch-k8s")
 REGISTRY = os.environ.get("MULTIARCH_REGISTRY", "127.0.0.1:5000")
@@ -162,14 +163,10 @@ def on_nodes(script_args):
 
 
 def write_inventory(path):
-    """The fleet group (control plane first) and the control_plane group, as the integration tests write them."""
-    conn = {"ansible_connection": "community.docker.docker", "ansible_python_interpreter": "/usr/bin/python3",
-            "container_runtime_restrict_oom_score_adj": True, "container_runtime_privileged_without_host_devices": True}
-    doc = {"all": {"children": {"fleet": {"hosts": dict((h, {}) for h in NODES), "vars": conn},
-                                "control_plane": {"hosts": {CP: dict(conn)}}}}}
-    with open(path, "w") as f:
-        json.dump(doc, f)  # JSON is YAML
-    return path
+    """The fleet group (control plane first) and the control_plane group, written by the integration tests' own
+    helper (over SSH as user pi, as a Pi is reached)."""
+    import pathlib  # pylint: disable=import-outside-toplevel
+    return str(cluster.inventory(pathlib.Path(path), NODES, control_plane=(CP,)))
 
 
 def failures(doc):

@@ -506,6 +506,8 @@ class TreeSampler(threading.Thread):
 def play(work, hosts, forks, extra, path_prefix=None):
     """ansible-playbook on ``hosts``; returns (json doc, seconds, controller cpu s, memory peaks, rc)."""
     run_dir = tempfile.mkdtemp(prefix="run-", dir=work)
+    # the docker connection, not SSH: these light hosts are minimal containers without sshd, and what is measured
+    # is the controller's work per host, the connection held the same across runs
     inv = {"all": {"children": {"scale": {"hosts": dict((h, None) for h in hosts), "vars": {
         "ansible_connection": "community.docker.docker", "ansible_python_interpreter": "/usr/bin/python3"}}}}}
     with open(os.path.join(run_dir, "hosts.yml"), "w") as f:

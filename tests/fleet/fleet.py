@@ -9,6 +9,8 @@
     fleet.py reset      makes the nodes again from their images (a fresh fleet)
     fleet.py down       removes the nodes and the network (images stay cached)
     fleet.py status     one line per node
+    fleet.py kubectl HOLDER DEST   the amd64 kubectl of HOLDER, pulled and verified, installed at DEST
+    fleet.py layout     the layout (MULTIARCH_FLEET) as JSON: control plane, platforms, nodes, inventory
 
 Root filesystems are made with mmdebstrap from Debian's packages (no Docker Hub) and cached
 outside the checkout under $MULTIARCH_CACHE (default /var/cache/multiarch-k8s), keyed by their
@@ -98,12 +100,29 @@ PLATFORMS = _load_platforms()
 
 # One node per platform. "qemu_cpu" makes QEMU emulate that CPU model for every process of the
 # node (an ARM1176, like a Pi Zero: it reports armv6l and dies with SIGILL on ARMv7 code).
-NODES = [
-    {"name": "mk8s-amd64", "platform": "linux/amd64", "address": 10},
-    {"name": "mk8s-arm64", "platform": "linux/arm64", "address": 11},
-    {"name": "mk8s-armhf", "platform": "linux/arm/v7", "address": 12},
-    {"name": "mk8s-armel", "platform": "linux/arm/v6", "qemu_cpu": "arm1176", "address": 13},
-]
+# MULTIARCH_FLEET picks the layout: "default" (one node per platform, the control plane on amd64) or "pi" (no amd64
+# node: the control plane on an arm64 node, a second arm64, arm/v7 and arm/v6, as a fleet of Raspberry Pis). The
+# first node of a layout holds the control plane. Each node's "address" is its host number on SUBNET: a node has
+# the same address in every layout.
+LAYOUTS = {
+    "default": [
+        {"name": "mk8s-amd64", "platform": "linux/amd64", "address": 10},
+        {"name": "mk8s-arm64", "platform": "linux/arm64", "address": 11},
+        {"name": "mk8s-armhf", "platform": "linux/arm/v7", "address": 12},
+        {"name": "mk8s-armel", "platform": "linux/arm/v6", "qemu_cpu": "arm1176", "address": 13},
+    ],
+    "pi": [
+        {"name": "mk8s-arm64", "platform": "linux/arm64", "address": 11},
+        {"name": "mk8s-arm64b", "platform": "linux/arm64", "address": 14},
+        {"name": "mk8s-armhf", "platform": "linux/arm/v7", "address": 12},
+        {"name": "mk8s-armel", "platform": "linux/arm/v6", "qemu_cpu": "arm1176", "address": 13},
+    ],
+}
+LAYOUT = os.environ.get("MULTIARCH_FLEET") or "default"
+if LAYOUT not in LAYOUTS:
+    raise SystemExit("MULTIARCH_FLEET=%s is not a fleet layout; the layouts are %s" % (LAYOUT, ", ".join(sorted(LAYOUTS))))
+NODES = LAYOUTS[LAYOUT]
+CONTROL_PLANE = NODES[0]["name"]
 
 
 ABSENT = 250  # an address of the network no node has (an inventory's host that never answers)
@@ -288,9 +307,9 @@ def ssh_keys(nodes):
 
 
 def write_known_hosts():
-    """SSH_DIR/known_hosts: every node of the fleet by its name and its address, with its own host key."""
+    """SSH_DIR/known_hosts: every node of every layout by its name and its address, with its own host key."""
     lines = []
-    for node in NODES:
+    for node in dict((n["name"], n) for layout in LAYOUTS.values() for n in layout).values():
         pub = os.path.join(SSH_DIR, "host-%s.pub" % node["name"])
         if os.path.exists(pub):
             with open(pub, encoding="utf-8") as f:
@@ -555,6 +574,11 @@ def cmd_up(args):
     ensure_network(client)
     controller_key = ssh_keys(NODES)
     write_known_hosts()
+    if not getattr(args, "nodes", None):  # the whole fleet: nodes of another layout go
+        for c in client.containers.list(all=True, filters={"label": LABEL + "=node"}):
+            if c.name not in [n["name"] for n in NODES]:
+                log("removing %s (not a node of the %s fleet)" % (c.name, LAYOUT))
+                c.remove(force=True, v=True)
     started = []
     for node in nodes:
         _c, new = run_node(client, node, tags[node["name"]])
@@ -571,20 +595,34 @@ def cmd_up(args):
         os.path.join(SSH_DIR, "id_ed25519"), os.path.join(SSH_DIR, "known_hosts")))
 
 
-def cmd_host_native(args):
-    """The amd64 shim and runc of holder ``args.holder``, pulled and verified by the collection's holder_pull,
-    copied into HOST_NATIVE_DIR (replaced whole, so a running node keeps the files it was made with)."""
+def pull_amd64(holder, names):
+    """The amd64 files ``names`` of ``holder``, pulled and verified by the collection's holder_pull on this host:
+    [{"name", "path", ...}]."""
     cmd = ["ansible", "localhost", "-m", "multiarch.k8s.holder_pull", "-a", json.dumps({
-        "src": args.holder, "platforms": ["linux/amd64"], "dest": os.path.join(CACHE, "fleet", "pull"),
-        "files": HOST_NATIVE_RUNTIME})]
+        "src": holder, "platforms": ["linux/amd64"], "dest": os.path.join(CACHE, "fleet", "pull"), "files": names})]
     env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="json", ANSIBLE_LOAD_CALLBACK_PLUGINS="1")
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False, timeout=900)
     try:
         res = json.loads(proc.stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]
-        files = res["bundles"]["linux/amd64"]["files"]
+        return res["bundles"]["linux/amd64"]["files"]
     except (ValueError, KeyError, IndexError, TypeError):
-        raise SystemExit("holder_pull of the amd64 shim and runc from %s failed (rc %d):\n%s%s"
-                         % (args.holder, proc.returncode, proc.stdout[-3000:], proc.stderr[-2000:]))
+        raise SystemExit("holder_pull of the amd64 %s from %s failed (rc %d):\n%s%s"
+                         % (" and ".join(names), holder, proc.returncode, proc.stdout[-3000:], proc.stderr[-2000:]))
+
+
+def cmd_kubectl(args):
+    """The amd64 kubectl of holder ``args.holder`` (pulled and verified) installed at ``args.dest`` (make demo)."""
+    f = [f for f in pull_amd64(args.holder, ["kubectl"]) if f["name"] == "kubectl"][0]
+    tmp = args.dest + ".part"
+    shutil.copyfile(f["path"], tmp)
+    os.chmod(tmp, 0o755)
+    os.replace(tmp, args.dest)
+
+
+def cmd_host_native(args):
+    """The amd64 shim and runc of holder ``args.holder``, pulled and verified by the collection's holder_pull,
+    copied into HOST_NATIVE_DIR (replaced whole, so a running node keeps the files it was made with)."""
+    files = pull_amd64(args.holder, HOST_NATIVE_RUNTIME)
     tmp = HOST_NATIVE_DIR + ".part"
     subprocess.run(["rm", "-rf", tmp], check=True)
     os.makedirs(tmp)
@@ -628,6 +666,18 @@ def cmd_down(_args=None):
         pass
 
 
+INVENTORIES = {"default": "inventory-examples/local-fleet/hosts.yml", "pi": "inventory-examples/local-pi-fleet/hosts.yml"}
+
+
+def cmd_layout(_args):
+    """The layout as JSON (tools/demo.sh reads it): its name, control plane, platforms, nodes, inventory."""
+    print(json.dumps({"layout": LAYOUT, "control_plane": CONTROL_PLANE,
+                      "control_plane_platform": NODES[0]["platform"],
+                      "platforms": sorted(set(n["platform"] for n in NODES)),
+                      "nodes": [dict(n, ip=node_address(n)) for n in NODES],
+                      "inventory": os.path.join(REPO, INVENTORIES[LAYOUT])}))
+
+
 def cmd_status(_args):
     client = docker_client()
     for node in NODES:
@@ -643,12 +693,15 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
     for name, func in (("images", cmd_images), ("up", cmd_up), ("reset", cmd_reset), ("down", cmd_down),
-                       ("status", cmd_status), ("host-native", cmd_host_native)):
+                       ("status", cmd_status), ("host-native", cmd_host_native), ("layout", cmd_layout),
+                       ("kubectl", cmd_kubectl)):
         p = sub.add_parser(name)
         if name in ("images", "up", "reset"):
             p.add_argument("nodes", nargs="*", help="node names (default: all)")
-        if name == "host-native":
+        if name in ("host-native", "kubectl"):
             p.add_argument("holder", help="the holder image the fleet's nodes get, e.g. docker://127.0.0.1:5000/...")
+        if name == "kubectl":
+            p.add_argument("dest", help="where kubectl goes")
         p.set_defaults(func=func)
     args = parser.parse_args(argv)
     args.func(args)

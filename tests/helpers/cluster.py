@@ -39,7 +39,7 @@ PATCH_HOLDER = "docker://127.0.0.1:5000/multiarch-k8s-tests/workers:" + PATCH
 # stand-in kubelets (tests/fixtures/standin) for faults no real release has: one that never registers with the API
 # server, one that exits 1; versioned as the next patch of VERSION, so that the skew policy lets them through
 STANDINS = ("v1.37.3", "v1.37.3-broken")
-CP = "mk8s-amd64"
+CP = fleet.CONTROL_PLANE
 # the fleet's nodes (tests/fleet/fleet.py has the one list): name -> (platform, its Debian architecture, uname -m)
 NODES = dict((n["name"], (fleet.node_platform(n).oci, fleet.node_platform(n).debian_arch,
                           fleet.node_platform(n).uname_machines[0])) for n in fleet.NODES)
@@ -199,6 +199,8 @@ def pod(node, name=None):
 # --- the formed cluster, shared by the modules of one run (each in a pytest process of its own) -------------
 OUT = os.path.join(os.path.dirname(os.path.dirname(HERE)), "tests", "output")
 STATE = os.path.join(OUT, "cluster-state.json")
+# the admin kubeconfig site.yml writes on the controller (multiarch_k8s_kubeconfig_file)
+ADMIN_KUBECONFIG = os.path.join(OUT, "kubeconfig", "admin.conf")
 
 
 def fleet_ids():

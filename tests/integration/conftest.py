@@ -104,7 +104,10 @@ def host_before():
 @pytest.fixture(scope="session")
 def base_extra(holder, tmp_path_factory):
     return {"multiarch_k8s_holder_src": holder, "multiarch_k8s_cache_dir": str(tmp_path_factory.mktemp("bins")),
-            "multiarch_k8s_report_file": str(tmp_path_factory.mktemp("report") / "fleet-report.json")}
+            "multiarch_k8s_report_file": str(tmp_path_factory.mktemp("report") / "fleet-report.json"),
+            # one place for every process of the run: a module that reuses the formed cluster finds the file its
+            # forming run wrote
+            "multiarch_k8s_kubeconfig_file": cluster.ADMIN_KUBECONFIG}
 
 
 @pytest.fixture(scope="session")

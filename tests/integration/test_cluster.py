@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import subprocess
 
 import pytest
+import yaml
 
 import cluster as C
 from runner import docker, run_playbook, wait_for
@@ -117,6 +119,23 @@ def test_fleet_report_shows_every_platform_ready(formed_cluster):
         assert node in table
     print(records["mk8s-armel"]["decided"])
     assert records["mk8s-armel"]["decided"].split(" [")[0].endswith("-> linux/arm/v6"), records["mk8s-armel"]["decided"]
+
+
+def test_the_controller_gets_an_admin_kubeconfig_that_works_from_here(formed_cluster, tmp_path):
+    """site.yml wrote the admin kubeconfig on the controller, owner-only, its server the control plane's address on
+    the fleet's network; the cluster's own amd64 kubectl reads the nodes with it from this host."""
+    path = C.ADMIN_KUBECONFIG
+    assert os.stat(path).st_mode & 0o777 == 0o600 and os.stat(os.path.dirname(path)).st_mode & 0o777 == 0o700
+    with open(path, encoding="utf-8") as f:
+        doc = yaml.safe_load(f)
+    assert [c["cluster"]["server"] for c in doc["clusters"]] == ["https://%s:6443" % C.address(C.CP)]
+    kubectl = tmp_path / "kubectl"
+    kubectl.write_bytes(subprocess.run(["docker", "exec", C.CP, "cat", "/usr/local/bin/kubectl"], capture_output=True,
+                                       check=True, timeout=60).stdout)
+    kubectl.chmod(0o755)
+    out = subprocess.run([str(kubectl), "--kubeconfig", path, "get", "nodes", "-o", "name"], capture_output=True, text=True,
+                         check=True, timeout=60, env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}).stdout
+    assert sorted(out.split()) == sorted("node/" + n for n in C.NODES), out
 
 
 def test_site_rerun_changes_nothing_on_any_host(formed_cluster, base_extra):
