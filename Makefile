@@ -2,7 +2,7 @@
 # Everything they need is installed and started by the scripts in tools/ (as root on Debian 12).
 SHELL := /bin/bash
 
-.PHONY: help demo demo-down check test test-integration test-formation test-faults test-upgrade lock clean-cache fleet fleet-down setup bench-pull bench-release bench-build bench-build-qemu bench-node-memory bench-scale bench-rollout
+.PHONY: help demo demo-down check test test-integration test-formation test-faults test-upgrade lock clean-cache fleet fleet-down setup bench-pull bench-release bench-build bench-build-qemu bench-node-memory bench-scale bench-rollout bench-connection
 
 help:
 	@echo "make demo       build the binaries, bring up the emulated fleet and converge it with site.yml"
@@ -24,6 +24,7 @@ help:
 	@echo "make bench-node-memory  Go-reported memory of kubelet and kube-proxy per node (after make demo)"
 	@echo "make bench-scale  one controller against 4-40 light emulated hosts, push vs pull (time, memory, pulls, bytes; after make demo)"
 	@echo "make bench-rollout  one kubelet change over the fleet, staged vs cordon-first (total, cordoned time, bytes per node; after make demo)"
+	@echo "make bench-connection  a no-op site.yml over SSH (pi, sudo) vs the docker connection (medians, ratio; after make demo)"
 
 demo:
 	@bash tools/demo.sh up
@@ -84,3 +85,6 @@ bench-scale:
 
 bench-rollout:
 	@bash -c 'source tools/lib.sh && PYTHONPATH="$$COLLECTIONS" python bench/rollout.py --runs 1'
+
+bench-connection:
+	@bash -c 'source tools/lib.sh && PYTHONPATH="$$COLLECTIONS" python bench/connection.py --runs 3'

@@ -335,16 +335,25 @@ def ssh_vars():
 
 
 def wire_ssh(client, node, controller_key):
-    """Into a started node: its host key and pi's authorized_keys (the controller's key); then sshd starts."""
+    """Into a started node: its host key and pi's authorized_keys (the controller's key); then sshd starts.
+
+    A node with a QEMU CPU model also gets it in /etc/environment (read by PAM's pam_env for SSH sessions and for
+    sudo, which is told to keep it): sshd starts a login with a clean environment, and QEMU takes the CPU model from
+    the environment of each program it runs, so without this everything ansible runs over SSH on the Pi Zero model
+    would run on QEMU's default ARMv7 CPU (seen: uname -m said armv7l)."""
     buf = io.BytesIO()
     with open(os.path.join(SSH_DIR, "host-" + node["name"]), "rb") as f:
         private = f.read()
     with open(os.path.join(SSH_DIR, "host-%s.pub" % node["name"]), "rb") as f:
         public = f.read()
+    files = [("etc/ssh/ssh_host_ed25519_key", private, 0o600, 0),
+             ("etc/ssh/ssh_host_ed25519_key.pub", public, 0o644, 0),
+             ("home/pi/.ssh/authorized_keys", controller_key.encode(), 0o600, SSH_UID)]
+    if node.get("qemu_cpu"):
+        files += [("etc/environment", ("QEMU_CPU=%s\n" % node["qemu_cpu"]).encode(), 0o644, 0),
+                  ("etc/sudoers.d/020_mk8s-fleet-qemu-cpu", b'Defaults env_keep += "QEMU_CPU"\n', 0o440, 0)]
     with tarfile.open(fileobj=buf, mode="w") as tar:
-        for name, data, mode, uid in (("etc/ssh/ssh_host_ed25519_key", private, 0o600, 0),
-                                      ("etc/ssh/ssh_host_ed25519_key.pub", public, 0o644, 0),
-                                      ("home/pi/.ssh/authorized_keys", controller_key.encode(), 0o600, SSH_UID)):
+        for name, data, mode, uid in files:
             info = tarfile.TarInfo(name)
             info.size, info.mode, info.uid, info.gid, info.mtime = len(data), mode, uid, uid, 0
             tar.addfile(info, io.BytesIO(data))

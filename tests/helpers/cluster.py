@@ -63,12 +63,15 @@ def kubectl_json(*args):
     return json.loads(kubectl(*(list(args) + ["-o", "json"])))
 
 
-def inventory(path, hosts, control_plane=(CP,), host_vars=None):
+def inventory(path, hosts, control_plane=(CP,), host_vars=None, connection="ssh"):
     """The fleet group (the hosts site.yml converges) and the control_plane group, which may name others. Every host
     is reached over SSH as a Pi is (fleet.ssh_vars: user pi with sudo, a key, the fleet's known_hosts); a name
-    that is not a fleet node gets an address of the fleet's network where nothing answers."""
+    that is not a fleet node gets an address of the fleet's network where nothing answers. ``connection="docker"``:
+    the docker connection as root instead (bench/connection.py compares the two)."""
     host_vars = host_vars or {}
-    conn = dict(fleet.ssh_vars(), **{
+    via = fleet.ssh_vars() if connection == "ssh" else {"ansible_connection": "community.docker.docker",
+                                                        "ansible_python_interpreter": "/usr/bin/python3"}
+    conn = dict(via, **{
         # fleet nodes run without CAP_SYS_RESOURCE (see tests/fleet/fleet.py)
         "container_runtime_restrict_oom_score_adj": True,
         "container_runtime_privileged_without_host_devices": True,
@@ -79,7 +82,8 @@ def inventory(path, hosts, control_plane=(CP,), host_vars=None):
         "kubelet_ready_timeout": 420})
 
     def one(h):
-        return dict(emulated_runtime(h), ansible_host=address(h), **host_vars.get(h, {}))
+        where = {"ansible_host": address(h)} if connection == "ssh" else {}
+        return dict(emulated_runtime(h), **where, **host_vars.get(h, {}))
     doc = {"all": {"children": {
         "fleet": {"hosts": dict((h, one(h)) for h in hosts), "vars": conn},
         "control_plane": {"hosts": dict((h, dict(conn, **one(h))) for h in control_plane)}}}}

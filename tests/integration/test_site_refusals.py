@@ -23,9 +23,9 @@ from runner import docker, run_playbook
 def refused(base_extra, tmp_path_factory):
     """site.yml over the four nodes with the given input; asserts it failed and that no node changed; returns
     its failure messages as one string."""
-    def run(extra=None, host_vars=None, control_plane=(CP,)):
-        inv = inventory(tmp_path_factory.mktemp("refused") / "hosts.json", list(NODES), control_plane=control_plane,
-                        host_vars=host_vars)
+    def run(extra=None, host_vars=None, control_plane=(CP,), hosts=()):
+        inv = inventory(tmp_path_factory.mktemp("refused") / "hosts.json", list(NODES) + list(hosts),
+                        control_plane=control_plane, host_vars=host_vars)
         touch_markers()
         res = run_playbook("multiarch.k8s.site", dict(base_extra, **(extra or {}), multiarch_k8s_hosts="fleet"),
                            inventory=inv)
@@ -55,6 +55,28 @@ def test_pod_cidr_overlapping_the_service_cidr_is_refused(refused):
 def test_unreachable_control_plane_is_refused(refused):
     msg = refused(control_plane=("mk8s-gone",))
     assert "mk8s-gone cannot be reached" in msg
+
+
+def test_a_host_that_cannot_be_reached_is_named_and_no_host_changes(refused):
+    """A fifth host in the fleet group at an address of the fleet's network where nothing answers (a Pi that is
+    off): named, and the four that answer are not touched."""
+    msg = refused(hosts=["mk8s-off"])
+    assert "mk8s-off: cannot be reached" in msg and "Nothing was changed on any host" in msg, msg
+    for node in NODES:
+        assert node + ":" not in msg.split("Nothing was changed")[0], msg
+
+
+def test_a_user_without_sudo_is_refused_before_any_host_changes(refused):
+    """mk8s-armel reached as a user the controller's key logs in as, who has no sudo: the connection works, become
+    does not; said by name, nothing changes anywhere."""
+    node = "mk8s-armel"
+    docker("exec", node, "sh", "-c", "useradd --create-home nosudo && install -d -o nosudo -m 700 /home/nosudo/.ssh && "
+           "install -o nosudo -m 600 /home/pi/.ssh/authorized_keys /home/nosudo/.ssh/authorized_keys")
+    try:
+        msg = refused(host_vars={node: {"ansible_user": "nosudo"}})
+    finally:
+        docker("exec", node, "userdel", "--remove", "nosudo", check=False)
+    assert "mk8s-armel: cannot become root" in msg and "Nothing was changed on any host" in msg, msg
 
 
 def test_memory_cgroup_off_is_refused(refused):
