@@ -63,8 +63,9 @@ class Freezer(threading.Thread):
 
 
 def frozen_rollout(idle_cluster, base_extra, patch_holder, freezer, **extra):
-    """upgrade.yml over the three workers (batches arm64, armhf, armel) with pipelining off: the docker connection
-    then reports a frozen node as unreachable, as SSH does a Pi that stopped answering."""
+    """upgrade.yml over the three workers (batches arm64, armhf, armel), over SSH as every test runs it: a frozen
+    node stops answering its SSH connection, and the connection's keepalive (ServerAliveInterval 5 s, 3 misses)
+    makes it unreachable, as a hung Pi is."""
     on_patch = C.current(freezer.node).startswith(C.PATCH + "-")
     if C.current(freezer.first).startswith(C.PATCH + "-") != on_patch:  # both on the same release first
         res = C.upgrade(idle_cluster["inv4"], base_extra, patch_holder if on_patch else base_extra["multiarch_k8s_holder_src"],
@@ -75,7 +76,7 @@ def frozen_rollout(idle_cluster, base_extra, patch_holder, freezer, **extra):
     target = base_extra["multiarch_k8s_holder_src"] if on_patch else patch_holder
     freezer.start()
     try:
-        res = C.upgrade(idle_cluster["inv4"], base_extra, target, limit=",".join(C.WORKERS), env={"ANSIBLE_PIPELINING": "0"},
+        res = C.upgrade(idle_cluster["inv4"], base_extra, target, limit=",".join(C.WORKERS),
                         **extra)
     finally:
         if freezer.thaw_after is not None:
