@@ -124,6 +124,15 @@ annotations:
   description: The Node's annotations.
   returned: with O(state=ready)
   type: dict
+labels:
+  description: The Node's labels.
+  returned: with O(state=ready)
+  type: dict
+taints:
+  description: The Node's taints (C(key), C(effect), and C(value) when it has one).
+  returned: with O(state=ready)
+  type: list
+  elements: dict
 output:
   description: What kubectl said (the drain's list of evicted pods, or why it stopped).
   returned: always
@@ -181,7 +190,8 @@ class Kubectl(object):
 def summary(node):
     s = _k8s_nodes.summary(node)
     return {"schedulable": s["schedulable"], "cordoned_by": s["cordoned_by"], "ready": s["ready"],
-            "kubelet_version": s["kubelet"], "annotations": (node.get("metadata") or {}).get("annotations") or {}}
+            "kubelet_version": s["kubelet"], "annotations": (node.get("metadata") or {}).get("annotations") or {},
+            "labels": (node.get("metadata") or {}).get("labels") or {}, "taints": (node.get("spec") or {}).get("taints") or []}
 
 
 def drained(k, p, check_mode):

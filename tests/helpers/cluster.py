@@ -186,7 +186,8 @@ def pod(node, name=None):
     asks for the runtime/default seccomp profile for every pod sandbox, containerd under QEMU user emulation cannot
     use seccomp (QEMU refuses prctl(PR_SET_SECCOMP)), and a privileged sandbox is the one case where containerd
     skips it. On the arm/v6 node the pod gets QEMU_CPU=arm1176: the emulated Pi Zero's CPU model has to reach
-    every process QEMU runs, and runc passes only the pod's environment. A real Pi needs none of this."""
+    every process QEMU runs, and runc passes only the pod's environment. A real Pi needs none of this. The pod
+    tolerates the control plane's NoSchedule taint, as a per-node workload does (a DaemonSet's pods do)."""
     platform = NODES[node][0]
     env = [{"name": "QEMU_CPU", "value": "arm1176"}] if node == "mk8s-armel" else []
     emulated = NODES[node][1] != "amd64"
@@ -194,6 +195,8 @@ def pod(node, name=None):
               "exec /bin/busybox httpd -f -p 8080 -h /www")
     return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name or "uname-" + node, "namespace": "default"},
             "spec": {"nodeSelector": {"multiarch.k8s/platform": platform.replace("/", "-")},
+                     "tolerations": [{"key": "node-role.kubernetes.io/control-plane", "operator": "Exists",
+                                      "effect": "NoSchedule"}],
                      "containers": [{"name": "http", "image": "localhost/multiarch-k8s-tests/uname-http:1",
                                      "imagePullPolicy": "Never", "env": env,
                                      "securityContext": {"privileged": emulated},

@@ -64,6 +64,17 @@ def test_every_platform_is_ready_with_the_kubelet_of_the_line(formed_cluster):
     print(C.kubectl("get", "nodes", "-L", "multiarch.k8s/platform", "-o", "wide"))
 
 
+def test_only_the_control_plane_is_labelled_and_tainted_as_kubeadm_does(formed_cluster):
+    for node in C.NODES:
+        doc = C.kubectl_json("get", "node", node)
+        role = "node-role.kubernetes.io/control-plane" in doc["metadata"].get("labels", {})
+        taints = [(t["key"], t["effect"]) for t in doc["spec"].get("taints") or []]
+        if node == C.CP:
+            assert role and ("node-role.kubernetes.io/control-plane", "NoSchedule") in taints, (node, doc["metadata"], taints)
+        else:
+            assert not role and not [t for t in taints if t[0].startswith("node-role.")], (node, taints)
+
+
 def test_pod_cidrs_are_recorded_distinct_and_routed(formed_cluster):
     nodes = C.kubectl_json("get", "nodes")["items"]
     cidrs = dict((i["metadata"]["name"], i["metadata"]["annotations"]["multiarch.k8s/pod-cidrs"]) for i in nodes)

@@ -130,12 +130,16 @@ def test_health_nothing_listening():
 
 
 def test_cluster_node_summary():
-    node = {"metadata": {"annotations": {cluster_node.ANNOTATION: "multiarch.k8s"}}, "spec": {"unschedulable": True},
+    taint = {"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}
+    node = {"metadata": {"annotations": {cluster_node.ANNOTATION: "multiarch.k8s"}, "labels": {"a": "b"}},
+            "spec": {"unschedulable": True, "taints": [taint]},
             "status": {"nodeInfo": {"kubeletVersion": "v1.20.2"}, "conditions": [{"type": "Ready", "status": "True"}]}}
     assert cluster_node.summary(node) == {"schedulable": False, "cordoned_by": "multiarch.k8s", "ready": True,
                                           "kubelet_version": "v1.20.2",
-                                          "annotations": {cluster_node.ANNOTATION: "multiarch.k8s"}}
-    assert cluster_node.summary({"metadata": {}, "status": {}})["schedulable"] is True
+                                          "annotations": {cluster_node.ANNOTATION: "multiarch.k8s"},
+                                          "labels": {"a": "b"}, "taints": [taint]}
+    bare = cluster_node.summary({"metadata": {}, "status": {}})
+    assert bare["schedulable"] is True and bare["labels"] == {} and bare["taints"] == []
 
 
 class _Nodes(object):
