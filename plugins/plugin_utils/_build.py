@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import glob
 import hashlib
+import importlib.util
 import json
 import os
 import re
@@ -73,6 +74,17 @@ def _version_tuple(text):
     return tuple(int(x) for x in re.findall(r"\d+", text.split()[0] if text else "")[:3])
 
 
+def zig_command():
+    """The zig of the ziglang Python package: its binary itself when it is there (``python -m ziglang`` only execs it,
+    and a configure script runs the C compiler hundreds of times), else ``python -m ziglang``."""
+    spec = importlib.util.find_spec("ziglang")
+    if spec is not None and spec.origin:
+        binary = os.path.join(os.path.dirname(spec.origin), "zig")
+        if os.access(binary, os.X_OK):
+            return [binary]
+    return [sys.executable, "-m", "ziglang"]
+
+
 def default_go():
     return DEBIAN_GO if os.access(DEBIAN_GO, os.X_OK) else "go"
 
@@ -91,7 +103,7 @@ class Builder(object):
         self.sources = sources
         self.log = log or (lambda msg: None)
         self.timeout = timeout
-        self.zig = [sys.executable, "-m", "ziglang"]
+        self.zig = zig_command()
         self.gocache = os.path.join(root, "gocache")
         self.gomodcache = os.path.join(root, "gomodcache")
         self.gopath = os.path.join(root, "gopath", source.key[:16])

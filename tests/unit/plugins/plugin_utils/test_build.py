@@ -387,3 +387,11 @@ def test_jobs_below_one_are_refused_before_anything(tmp_path):
         HB.run("gomod:kubernetes-v1.37.2", ["linux/amd64"], "oci:%s:v1" % (tmp_path / "o"), components=["kubelet"],
                build_dir=str(tmp_path / "b"), jobs=0)
     assert not os.path.exists(str(tmp_path / "b"))
+
+
+def test_zig_is_run_directly_when_the_package_has_its_binary():
+    """The ziglang package's own binary, not ``python -m ziglang`` (which only execs it): a configure script runs the
+    C compiler hundreds of times. Both answer the same version."""
+    cmd = B.zig_command()
+    assert cmd[0].endswith("/ziglang/zig") and len(cmd) == 1, cmd
+    assert os.access(cmd[0], os.X_OK)
