@@ -40,7 +40,7 @@ def demo_extra():
     return {"multiarch_k8s_holder_src": "docker://%s/multiarch-k8s/cluster:%s" % (registry, cluster.VERSION),
             "multiarch_k8s_hosts": "fleet", "multiarch_k8s_lock_file": os.path.join(OUT, "demo-lock.yml"),
             "multiarch_k8s_report_file": os.path.join(OUT, "fleet-report.json"),
-            "multiarch_k8s_kubeconfig_file": os.path.join(OUT, "demo-kubeconfig")}
+            "multiarch_k8s_kubeconfig_file": os.path.join(OUT, "demo-kubeconfig", "admin.conf")}
 
 
 def one(inventory, extra):

@@ -57,7 +57,7 @@ case "${1:-up}" in
     # one progress line per play; the whole output goes to the log
     ANSIBLE_DISPLAY_SKIPPED_HOSTS=0 ansible-playbook -i "$INVENTORY" multiarch.k8s.site -e "{\"multiarch_k8s_holder_src\": \"$HOLDER\", \"multiarch_k8s_hosts\": \"fleet\",
         \"multiarch_k8s_lock_file\": \"$LOCK\", \"multiarch_k8s_report_file\": \"$OUT/fleet-report.json\",
-        \"multiarch_k8s_kubeconfig_file\": \"$OUT/demo-kubeconfig\"}" >"$OUT/demo-site.log" 2>&1 &
+        \"multiarch_k8s_kubeconfig_file\": \"$OUT/demo-kubeconfig/admin.conf\"}" >"$OUT/demo-site.log" 2>&1 &
     site=$!
     tail --pid="$site" -n +1 -f "$OUT/demo-site.log" | while IFS= read -r line; do
       case "$line" in "PLAY ["*) stage "  ${line%% \**}" ;; "fatal:"*|"failed:"*) echo "  $line" | cut -c1-400 ;; esac
@@ -81,9 +81,9 @@ case "${1:-up}" in
       chmod 755 "$bin/$tool"
     done
     stage "the cluster"
-    "$bin/kubectl" --kubeconfig "$OUT/demo-kubeconfig" get nodes -L multiarch.k8s/platform -o wide
+    "$bin/kubectl" --kubeconfig "$OUT/demo-kubeconfig/admin.conf" get nodes -L multiarch.k8s/platform -o wide
     stage "demo done; the fleet stays up (make demo-down removes it). For kubectl and the playbooks in this shell:"
-    echo "export KUBECONFIG=$OUT/demo-kubeconfig PATH=$bin:\$PATH"
+    echo "export KUBECONFIG=$OUT/demo-kubeconfig/admin.conf PATH=$bin:\$PATH"
     echo "inventory: $INVENTORY" ;;
   down)
     "$REPO/tools/fleet.sh" down ;;

@@ -97,7 +97,7 @@ if [ "$TIER" != check ]; then
   images_log="$OUT/fleet-images.log"
   rm -f "$images_log.end"
   images_t0=$(date +%s)
-  ( fleet_images >"$images_log" 2>&1; status=$?; date +%s >"$images_log.end"; exit "$status" ) &
+  ( status=0; fleet_images >"$images_log" 2>&1 || status=$?; date +%s >"$images_log.end"; exit "$status" ) &
   images_pid=$!
   run_stage "Kubernetes builds (from the Go modules in gomod/: the default line, stand-ins)" k8s_builds
   stage "fleet images (Debian root filesystems), made beside the builds"

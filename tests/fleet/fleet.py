@@ -267,7 +267,10 @@ def ensure_network(client):
     import docker.types  # pylint: disable=import-outside-toplevel
     try:
         net = client.networks.get(NETWORK)
-        if [c.get("Subnet") for c in (net.attrs.get("IPAM") or {}).get("Config") or []] == [SUBNET]:
+        import netaddr  # pylint: disable=import-outside-toplevel
+        wanted = netaddr.IPNetwork(SUBNET).cidr
+        if wanted in [netaddr.IPNetwork(c["Subnet"]).cidr for c in (net.attrs.get("IPAM") or {}).get("Config") or []
+                      if c.get("Subnet")]:
             return net
         log("docker network %s is not on %s: removing it and its nodes" % (NETWORK, SUBNET))
         cmd_down(None)
@@ -326,7 +329,7 @@ def ssh_vars():
     sets them: user pi, become (sudo), the controller's key, the fleet's known_hosts checked strictly, pipelining.
     ServerAlive makes a node that stops answering (docker pause, a hung Pi) unreachable after about 15 s instead
     of a task that waits for ever."""
-    return {"ansible_connection": "ssh", "ansible_user": SSH_USER, "ansible_become": True,
+    return {"ansible_connection": "ssh", "ansible_user": SSH_USER, "ansible_become": True, "ansible_host_key_checking": True,
             "ansible_ssh_private_key_file": os.path.join(SSH_DIR, "id_ed25519"),
             "ansible_ssh_common_args": "-o UserKnownHostsFile=%s -o StrictHostKeyChecking=yes -o IdentitiesOnly=yes "
                                        "-o ServerAliveInterval=5 -o ServerAliveCountMax=3"
@@ -370,8 +373,8 @@ def wire_ssh(client, node, controller_key):
 # What an emulated node takes from the host: QEMU user emulation cannot run a container runtime
 # (containerd's shim needs prctl(PR_SET_CHILD_SUBREAPER), runc needs seccomp) nor iptables (its
 # netlink calls fail), so these run natively, bind-mounted into the node. The shim and runc are the
-# collection's own amd64 builds from the very holder image the nodes get (``fleet.py host-native``
-# takes them out of it), mounted under RUNTIME_DIR, where the test inventories point the
+# collection's own amd64 builds of the same Go modules as the nodes' (``fleet.py host-native HOLDER`` takes them
+# out of a holder image: the cluster's own in make test, this host's own build in make demo), mounted under RUNTIME_DIR, where the test inventories point the
 # container_runtime role's runc and shim variables. RUNTIME_DIR is one directory mount of a copy named by
 # their digest, not a mount per file: runc (1.2 and later) guards its own binary by mounting the directory it
 # lives in as an overlayfs lower layer and running itself from there, and an overlay shows what lies under a
@@ -418,6 +421,7 @@ done
 
 # a running node made with other wiring is made again
 WIRING_LABEL = "io.multiarch-k8s.fleet-wiring"
+LAYOUT_LABEL = "io.multiarch-k8s.fleet-layout"  # a node of another layout is made again: its cluster state is not this one's
 WIRING_VERSION = "6"
 HOST_NATIVE_LABEL = "io.multiarch-k8s.fleet-host-native"
 
@@ -460,7 +464,8 @@ def run_node(client, node, tag):
     try:
         c = client.containers.get(node["name"])
         if c.status == "running" and c.image.tags and tag in c.image.tags \
-                and c.labels.get(WIRING_LABEL) == WIRING_VERSION and c.labels.get(HOST_NATIVE_LABEL, "") == runtime_digest:
+                and c.labels.get(WIRING_LABEL) == WIRING_VERSION and c.labels.get(HOST_NATIVE_LABEL, "") == runtime_digest \
+                and c.labels.get(LAYOUT_LABEL) == LAYOUT:
             return c, False
         c.remove(force=True, v=True)
     except docker.errors.NotFound:
@@ -495,7 +500,7 @@ def run_node(client, node, tag):
         tmpfs={"/run": "rw,mode=755", "/run/lock": "rw", "/tmp": "rw"},
         stop_signal="SIGRTMIN+3",
         labels={LABEL: "node", "io.multiarch-k8s.platform": node["platform"], WIRING_LABEL: WIRING_VERSION,
-                HOST_NATIVE_LABEL: runtime_digest},
+                HOST_NATIVE_LABEL: runtime_digest, LAYOUT_LABEL: LAYOUT},
     )
     return c, True
 
@@ -567,12 +572,16 @@ def check_ssh(node, timeout=120):
         "-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "%s@%s" % (SSH_USER, node_address(node)), "sudo", "-n", "id", "-u"]
     deadline = time.monotonic() + timeout
     while True:
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=60, stdin=subprocess.DEVNULL)
-        if proc.returncode == 0 and proc.stdout.strip() == "0":
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=60, stdin=subprocess.DEVNULL)
+            answer = (proc.returncode, proc.stdout, proc.stderr)
+        except subprocess.TimeoutExpired:
+            answer = (None, "", "no answer within 60 s")
+        if answer[0] == 0 and answer[1].strip() == "0":
             return
         if time.monotonic() > deadline:
-            raise SystemExit("fleet node %s: ssh %s@%s, sudo id -u gave rc %d: %s%s" % (
-                node["name"], SSH_USER, node_address(node), proc.returncode, proc.stdout, proc.stderr))
+            raise SystemExit("fleet node %s: ssh %s@%s, sudo id -u gave rc %s: %s%s" % (
+                node["name"], SSH_USER, node_address(node), answer[0], answer[1], answer[2]))
         time.sleep(1)
 
 
@@ -673,6 +682,9 @@ def cmd_down(_args=None):
         log("removed network %s" % NETWORK)
     except docker.errors.NotFound:
         pass
+    except docker.errors.APIError as e:
+        raise SystemExit("cannot remove the fleet's network %s (a container that is not a fleet node is attached to "
+                         "it?): %s" % (NETWORK, e))
 
 
 INVENTORIES = {"default": "inventory-examples/local-fleet/hosts.yml", "pi": "inventory-examples/local-pi-fleet/hosts.yml"}

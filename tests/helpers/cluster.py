@@ -83,7 +83,7 @@ def inventory(path, hosts, control_plane=(CP,), host_vars=None, connection="ssh"
 
     def one(h):
         where = {"ansible_host": address(h)} if connection == "ssh" else {}
-        return dict(emulated_runtime(h), **where, **host_vars.get(h, {}))
+        return dict(emulated_runtime(h), **dict(where, **host_vars.get(h, {})))
     doc = {"all": {"children": {
         "fleet": {"hosts": dict((h, one(h)) for h in hosts), "vars": conn},
         "control_plane": {"hosts": dict((h, dict(conn, **one(h))) for h in control_plane)}}}}
