@@ -28,8 +28,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path[:0] = [os.path.join(REPO, "tests", "helpers"), os.path.join(REPO, "tests", "fleet")]
 
-import cluster  # noqa: E402  pylint: disable=wrong-import-position
-from runner import run_playbook  # noqa: E402  pylint: disable=wrong-import-position
+import cluster  # pylint: disable=wrong-import-position
+from runner import run_playbook  # pylint: disable=wrong-import-position
 
 OUT = os.path.join(REPO, "tests", "output")
 

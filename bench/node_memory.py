@@ -31,7 +31,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests", "fleet"))
-import fleet  # noqa: E402  pylint: disable=wrong-import-position
+import fleet  # pylint: disable=wrong-import-position
 
 CP = fleet.CONTROL_PLANE
 NODES = [n["name"] for n in fleet.NODES]

@@ -71,7 +71,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path[:0] = [os.path.join(REPO, "tests", "helpers"), os.path.join(REPO, "tests", "fleet")]
 
-import cluster  # noqa: E402  pylint: disable=wrong-import-position
+import cluster  # pylint: disable=wrong-import-position
 from runner import stop_group
 CACHE = os.environ.get("MULTIARCH_CACHE", "/var/cache/multiarch-k8s")
 REGISTRY = os.environ.get("MULTIARCH_REGISTRY", "127.0.0.1:5000")
