@@ -52,6 +52,11 @@ def test_pod_cidr_overlapping_the_service_cidr_is_refused(refused):
     assert "overlap" in msg and "10.96.0.0/12" in msg
 
 
+def test_an_empty_control_plane_group_is_refused(refused):
+    msg = refused(control_plane=())
+    assert "The inventory has no host in the group control_plane to run the control plane." in msg, msg
+
+
 def test_unreachable_control_plane_is_refused(refused):
     msg = refused(control_plane=("mk8s-gone",))
     assert "mk8s-gone cannot be reached" in msg
