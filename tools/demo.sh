@@ -25,8 +25,8 @@ case "${1:-up}" in
     CP_PLATFORM=$(field control_plane_platform)
     INVENTORY=$(field inventory)
     PLATFORMS=$(python -c 'import json, sys; print(json.dumps(json.loads(sys.argv[1])["platforms"]))' "$layout")
-    NODE_SET='["kubelet", "kube-proxy", "pause", "bridge", "host-local", "loopback", "portmap", "containerd", "containerd-shim-runc-v2", "runc", "ctr"]'
-    CP_SET='["kubeadm", "kubectl", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd"]'
+    NODE_SET=$(python -c 'import json, sys; print(json.dumps(json.loads(sys.argv[1])["node_components"]))' "$layout")
+    CP_SET=$(python -c 'import json, sys; print(json.dumps(json.loads(sys.argv[1])["control_plane_components"]))' "$layout")
     CONTROLLER="docker://$REGISTRY/multiarch-k8s/controller:$VERSION"
     stage "building static binaries of Kubernetes $VERSION, etcd, containerd, runc and the CNI plugins from their Go modules for $PLATFORMS, the control plane for $CP_PLATFORM (cached; the first time takes a while)"
     ansible-playbook multiarch.k8s.build -v \

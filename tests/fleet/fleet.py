@@ -118,6 +118,11 @@ LAYOUTS = {
         {"name": "mk8s-armel", "platform": "linux/arm/v6", "qemu_cpu": "arm1176", "address": 13},
     ],
 }
+# what the fleet's nodes run (the tests and make demo build these): the node set everywhere, the control plane on
+# the control plane's platform
+NODE_COMPONENTS = ["kubelet", "kube-proxy", "pause", "bridge", "host-local", "loopback", "portmap", "containerd",
+                   "containerd-shim-runc-v2", "runc", "ctr"]
+CP_COMPONENTS = ["kubeadm", "kubectl", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd"]
 LAYOUT = os.environ.get("MULTIARCH_FLEET") or "default"
 if LAYOUT not in LAYOUTS:
     raise SystemExit("MULTIARCH_FLEET=%s is not a fleet layout; the layouts are %s" % (LAYOUT, ", ".join(sorted(LAYOUTS))))
@@ -696,6 +701,7 @@ def cmd_layout(_args):
                       "control_plane_platform": NODES[0]["platform"],
                       "platforms": sorted(set(n["platform"] for n in NODES)),
                       "nodes": [dict(n, ip=node_address(n)) for n in NODES],
+                      "node_components": NODE_COMPONENTS, "control_plane_components": CP_COMPONENTS,
                       "inventory": os.path.join(REPO, INVENTORIES[LAYOUT])}))
 
 

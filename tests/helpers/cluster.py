@@ -44,9 +44,8 @@ CP = fleet.CONTROL_PLANE
 NODES = dict((n["name"], (fleet.node_platform(n).oci, fleet.node_platform(n).debian_arch,
                           fleet.node_platform(n).uname_machines[0])) for n in fleet.NODES)
 WORKERS = [n for n in NODES if n != CP]
-NODE_COMPONENTS = ["kubelet", "kube-proxy", "pause", "bridge", "host-local", "loopback", "portmap", "containerd",
-                   "containerd-shim-runc-v2", "runc", "ctr"]
-CP_COMPONENTS = ["kubeadm", "kubectl", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd"]
+NODE_COMPONENTS = fleet.NODE_COMPONENTS
+CP_COMPONENTS = fleet.CP_COMPONENTS
 KUBECTL = ["docker", "exec", CP, "kubectl", "--kubeconfig", "/etc/kubernetes/admin.conf"]
 KUBECTL_IN = KUBECTL[:2] + ["-i"] + KUBECTL[2:]
 PREFIX = "/opt/multiarch-k8s"
