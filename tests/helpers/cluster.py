@@ -30,8 +30,14 @@ with open(os.path.join(os.path.dirname(os.path.dirname(HERE)), "roles", "multiar
           encoding="utf-8") as _defaults:
     VERSION = yaml.safe_load(_defaults)["multiarch_k8s_kubernetes_version"]
 PREVIOUS = "v1.36.3"
-HOLDER = "docker://127.0.0.1:5000/multiarch-k8s-tests/cluster:" + VERSION
+# the control plane's binaries are built for the layout's control-plane platform: one holder per layout
+HOLDER = "docker://127.0.0.1:5000/multiarch-k8s-tests/cluster%s:%s" % ("" if fleet.LAYOUT == "default" else "-" + fleet.LAYOUT,
+                                                                       VERSION)
 PREVIOUS_HOLDER = "docker://127.0.0.1:5000/multiarch-k8s-tests/cluster:" + PREVIOUS
+# make test-ha: the control plane on three nodes of the four-platform fleet (amd64, arm64 and arm/v7: mixed
+# architectures, etcd on 32-bit arm too), the arm/v6 node a worker; the holder has the control plane for all three
+HA_CONTROL_PLANE = ("mk8s-amd64", "mk8s-arm64", "mk8s-armhf")
+HA_HOLDER = "docker://127.0.0.1:5000/multiarch-k8s-tests/cluster-ha:" + VERSION
 # the patch release before VERSION, for the workers only (kubelet and kube-proxy): the second real build the fault
 # tests roll the workers between (make test-faults; make test does not build it)
 PATCH = "v1.37.1"
@@ -60,6 +66,32 @@ def kubectl(*args, stdin=None, check=True, timeout=120):
 
 def kubectl_json(*args):
     return json.loads(kubectl(*(list(args) + ["-o", "json"])))
+
+
+def pods_explained(selector=None):
+    """What the cluster says about pods that did not come up: the pods with their node and phase, the non-Normal
+    events, and each named node's kubelet journal tail. Printed by a test that timed out waiting for a pod, so its
+    failure says why (pytest shows what a failing test printed)."""
+    sel = ["-l", selector] if selector else []
+    parts = [kubectl(*(["get", "pods", "-o", "wide"] + sel), check=False),
+             kubectl("get", "events", "--field-selector", "type!=Normal", "--sort-by", ".lastTimestamp", check=False)]
+    try:
+        items = kubectl_json(*(["get", "pods"] + sel))["items"]
+    except (ValueError, subprocess.SubprocessError):
+        items = []
+    for node in sorted(set(i["spec"].get("nodeName") for i in items if i["spec"].get("nodeName"))):
+        parts.append("kubelet on %s:\n" % node + docker("exec", node, "journalctl", "-u", "kubelet", "-n", "25",
+                                                        "--no-pager", check=False).stdout)
+    return "\n".join(parts)
+
+
+def wait_rollout(deployment, seconds=180):
+    """``kubectl rollout status`` of ``deployment`` in default; when it fails, the pods' story is printed first."""
+    try:
+        kubectl("rollout", "status", "deployment/" + deployment, "--timeout=%ds" % seconds, timeout=seconds + 60)
+    except subprocess.CalledProcessError:
+        print(pods_explained("app=" + deployment))
+        raise
 
 
 def inventory(path, hosts, control_plane=(CP,), host_vars=None, connection="ssh"):

@@ -98,7 +98,12 @@ def uname_pods(formed_cluster):
                    if i["metadata"]["name"].startswith("uname-") and i["status"].get("phase") == "Running")
         return ips if len(ips) == len(C.NODES) else None
     try:
-        yield wait_for(running, 300, "a Running uname pod on each of the four nodes")
+        try:
+            ips = wait_for(running, 300, "a Running uname pod on each of the four nodes")
+        except BaseException:
+            print(C.pods_explained())
+            raise
+        yield ips
     finally:
         # bare pods would block a later drain (no controller manages them): gone before the next test
         C.kubectl("delete", "-f", "-", "--wait=true", "--timeout=120s", stdin=json.dumps(pods), check=False, timeout=180)

@@ -176,8 +176,10 @@ def test_rebuild_with_every_cache_emptied_gives_the_same_sha256(built, tmp_path,
     ("tampered-c-library", "has sha256 "),
 ])
 def test_bad_input_fails_clearly_and_publishes_nothing(tmp_path, case, message):
-    """GOPROXY=off: a refusal must not depend on the network. The failing compile uses the shared build directory
-    (its module cache has everything; the go.sum is what is wrong) and leaves no build behind."""
+    """GOPROXY=off: a refusal must not depend on the network. The failing compile uses the shared build directory's
+    module and build caches (the module cache has everything; the go.sum is what is wrong) under a build directory
+    of its own, whose out/ it then finds empty: no build left behind (a build running beside this test, in the
+    shared directory, does not count)."""
     repo = "multiarch-k8s-tests/bad-%s" % case
     gomod = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "gomod")
     args = {"source": "gomod:kubernetes-v0.0.0", "components": ["kube-proxy"], "platforms": ["linux/arm/v6"],
@@ -192,7 +194,10 @@ def test_bad_input_fails_clearly_and_publishes_nothing(tmp_path, case, message):
     elif case == "failing-compile":  # a go.sum that lacks the release's own hash: the go command refuses
         folder = _gomod_copy(os.path.join(gomod, "kubernetes-" + VERSION), str(tmp_path / "k"))
         _edit(folder, "go.sum", lambda t: "\n".join(line for line in t.splitlines() if "k8s.io/kubernetes " not in line) + "\n")
-        args.update(source="gomod:" + folder, build_dir=BUILD_DIR)
+        os.makedirs(args["build_dir"])
+        for cache in ("gomodcache", "gocache"):
+            os.symlink(os.path.join(BUILD_DIR, cache), os.path.join(args["build_dir"], cache))
+        args.update(source="gomod:" + folder)
     elif case == "tampered-c-library":  # the pinned libseccomp sha256 changed: the tarball is not used
         folder = _gomod_copy(os.path.join(gomod, "runc-v1.5.3"), str(tmp_path / "r"))
         _edit(folder, "libseccomp.clib.json", lambda t: re.sub(r'"sha256": "[0-9a-f]{64}"', '"sha256": "%s"' % ("0" * 64), t))
@@ -205,9 +210,9 @@ def test_bad_input_fails_clearly_and_publishes_nothing(tmp_path, case, message):
     assert _registry_has(repo) is False
     records = [f for _d, _s, files in os.walk(str(tmp_path / "build")) for f in files if f == "record.json"]
     assert records == []  # no half-built binary is kept
-    assert not [d for d in os.listdir(os.path.join(BUILD_DIR, "out")) if d.startswith(".build-")] and not any(
-        d.startswith(".build-") for sub in os.listdir(os.path.join(BUILD_DIR, "out"))
-        for d in os.listdir(os.path.join(BUILD_DIR, "out", sub)))
+    out = os.path.join(args["build_dir"], "out")
+    left = [os.path.join(sub, d) for sub in (os.listdir(out) if os.path.isdir(out) else []) for d in os.listdir(os.path.join(out, sub))]
+    assert left == [], left
 
 
 def _gomod_copy(folder, dest):

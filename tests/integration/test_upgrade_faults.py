@@ -58,7 +58,7 @@ def test_drain_blocked_by_a_disruption_budget_uncordons_and_stops(idle_cluster, 
          "spec": {"minAvailable": 1, "selector": {"matchLabels": {"app": "pinned"}}}}]})
     C.kubectl("apply", "-f", "-", stdin=manifest)
     try:
-        C.kubectl("rollout", "status", "deployment/pinned", "--timeout=180s", timeout=240)
+        C.wait_rollout("pinned", 180)
         before = C.current(node)
         src = standin(NEVER)
         res = C.upgrade(idle_cluster["inv4"], base_extra, src, limit=node, multiarch_k8s_drain_timeout=20)

@@ -51,7 +51,7 @@ def _spread_workload():
         {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": "spread", "namespace": "default"},
          "spec": {"minAvailable": 1, "selector": {"matchLabels": {"app": "spread"}}}}]}
     C.kubectl("apply", "-f", "-", stdin=json.dumps(manifest))
-    C.kubectl("rollout", "status", "deployment/spread", "--timeout=300s", timeout=360)
+    C.wait_rollout("spread", 300)
 
 
 class Watch(threading.Thread):
@@ -98,7 +98,7 @@ def test_full_fleet_minor_upgrade_in_per_platform_batches(fleet_at_previous):
     assert order[0] == C.CP and sorted(order[1:]) == sorted(C.WORKERS), order
     # the disruption budget held: one replica was available at every sample
     assert watch.seen and min(watch.seen) >= 1, watch.seen
-    C.kubectl("rollout", "status", "deployment/spread", "--timeout=300s", timeout=360)
+    C.wait_rollout("spread", 300)
 
 
 def test_the_host_is_unchanged(fleet_at_previous):
