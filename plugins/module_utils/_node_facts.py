@@ -213,6 +213,28 @@ def _mem(view):
     return values.get("MemTotal"), values.get("MemAvailable"), values.get("SwapTotal")
 
 
+# above this a cgroup v1 memory.limit_in_bytes means "no limit" (the kernel's unlimited value, page-rounded)
+_V1_UNLIMITED = 1 << 62
+
+
+def _mem_limit(view):
+    """The memory limit of the cgroup the host's processes run in, in MB, as seen from inside: memory.max (cgroup
+    v2) or memory/memory.limit_in_bytes (v1) at the root of the cgroup mount. None when there is none (a Pi: the
+    root cgroup has no limit) or it cannot be read. A container, an LXC guest or a systemd slice with a limit
+    shows its own limit there when it has its own cgroup namespace."""
+    for rel, unlimited in (("sys/fs/cgroup/memory.max", "max"), ("sys/fs/cgroup/memory/memory.limit_in_bytes", None)):
+        text = (view.read_text(rel) or "").strip()
+        if not text or text == unlimited:
+            continue
+        try:
+            value = int(text)
+        except ValueError:
+            continue
+        if value > 0 and value < _V1_UNLIMITED:
+            return value // (1024 * 1024)
+    return None
+
+
 def _swap_active(view):
     text = view.read_text("proc/swaps")
     if text is None:
@@ -397,6 +419,13 @@ def gather(root="/", install_dir=DEFAULT_PREFIX, min_free_mb=300, pin=None, forc
         reason = "pinned by multiarch_k8s_platform=%s (detected: %s)" % (platform.oci, reason)
 
     mem_total, mem_avail, swap_total = _mem(view)
+    mem_limit = _mem_limit(view)
+    # the machine's RAM is what /proc/meminfo says unless the host's cgroup allows less (a board emulated in a
+    # container given its board's memory, an LXC guest): then the limit is the memory the kubelet really has
+    mem_source = "meminfo" if mem_total is not None else None
+    if mem_limit is not None and (mem_total is None or mem_limit < mem_total):
+        mem_total, mem_source = mem_limit, "cgroup"
+        mem_avail = min(mem_avail, mem_limit) if mem_avail is not None else None
     swap_on = _swap_active(view)
     cg_version, mem_cgroup = _cgroups(view)
     free = _free_mb(view, install_dir)
@@ -478,6 +507,8 @@ def gather(root="/", install_dir=DEFAULT_PREFIX, min_free_mb=300, pin=None, forc
         "board_model": board,
         "board_model_source": board_source,
         "memory_total_mb": mem_total,
+        "memory_total_source": mem_source,
+        "memory_limit_mb": mem_limit,
         "memory_available_mb": mem_avail,
         "swap_total_mb": swap_total,
         "swap_active": swap_on,

@@ -195,7 +195,17 @@ ansible_facts:
           description: Where O(root)'s board model came from (C(device-tree), C(cpuinfo), C(dmi)).
           type: str
         memory_total_mb:
-          description: Total RAM in MB.
+          description:
+            - Total RAM in MB, from C(/proc/meminfo), or the memory limit of the host's cgroup when that is smaller
+              (RV(ansible_facts.multiarch_k8s.memory_total_source) says which).
+          type: int
+        memory_total_source:
+          description: C(meminfo), or C(cgroup) when the host's cgroup allows less memory than the machine has.
+          type: str
+        memory_limit_mb:
+          description:
+            - The memory limit in MB of the cgroup the host's processes run in, as the host sees it (C(memory.max),
+              or C(memory.limit_in_bytes) on cgroup v1), or null when there is none, as on a Pi.
           type: int
         memory_available_mb:
           description: Available RAM in MB.

@@ -340,3 +340,28 @@ def test_pin_32bit_on_64bit_userland_names_word_size(tmp_path):
 def test_x86_cpu_model_number_is_not_a_board():
     with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "fixtures", "cpuinfo", "x86_64-intel.txt")) as f:
         assert NF.parse_cpuinfo(f.read())["board"] is None
+
+
+# a container given its board's memory (the Pi fleet's nodes), an LXC guest: the cgroup's limit is the RAM the host
+# has; no limit, an unlimited one, or one above the machine's RAM leaves /proc/meminfo's figure
+@pytest.mark.parametrize("cgroup, rel, text, total, source, limit", [
+    (("v2", True), "sys/fs/cgroup/memory.max", "536870912\n", 512, "cgroup", 512),
+    (("v2", True), "sys/fs/cgroup/memory.max", "max\n", 4096, "meminfo", None),
+    (("v1", True), "sys/fs/cgroup/memory/memory.limit_in_bytes", "1073741824\n", 1024, "cgroup", 1024),
+    (("v1", True), "sys/fs/cgroup/memory/memory.limit_in_bytes", "9223372036854771712\n", 4096, "meminfo", None),
+    (("v2", True), "sys/fs/cgroup/memory.max", "17179869184\n", 4096, "meminfo", 16384),
+    (("v2", True), "sys/fs/cgroup/memory.max", "garbage\n", 4096, "meminfo", None),
+    (("v2", True), None, None, 4096, "meminfo", None),
+])
+def test_memory_is_the_cgroup_limit_when_smaller(tmp_path, cgroup, rel, text, total, source, limit):
+    base = dict(HOSTS["pi-zero-w"][0], cgroup=cgroup, mem_mb=4096)
+    root = make_snapshot(tmp_path / "s", **base)
+    if rel:
+        os.makedirs(os.path.dirname(os.path.join(root, rel)), exist_ok=True)
+        with open(os.path.join(root, rel), "w") as f:
+            f.write(text)
+    facts = NF.gather(root=root, min_free_mb=1, allow_cgroup_v1=True)
+    assert (facts["memory_total_mb"], facts["memory_total_source"], facts["memory_limit_mb"]) == (total, source, limit)
+    assert facts["memory_available_mb"] <= total
+    small = [f for f in facts["preflight"] if f["id"] == "small_memory"]
+    assert bool(small) is (total < 1024), facts["preflight"]
