@@ -2,7 +2,7 @@
 # Everything they need is installed and started by the scripts in tools/ (as root on Debian 12).
 SHELL := /bin/bash
 
-.PHONY: help demo demo-down check test test-integration test-formation test-faults test-upgrade lock clean-cache fleet fleet-down setup bench-pull bench-release bench-build bench-build-qemu bench-node-memory bench-scale bench-rollout bench-connection
+.PHONY: help demo demo-down check test test-integration test-formation test-faults test-upgrade test-ha lock clean-cache fleet fleet-down setup bench-pull bench-release bench-build bench-build-qemu bench-node-memory bench-scale bench-rollout bench-connection
 
 help:
 	@echo "make demo       build the binaries, bring up the emulated fleet and converge it with site.yml"
@@ -14,6 +14,8 @@ help:
 	@echo "make test-faults  upgrade.yml with a node that stops answering mid-rollout (builds the patch release first); slow"
 	@echo "make test-upgrade  the real minor upgrade: two nodes (skew guard, rollback, killed controller), then the"
 	@echo "                   full fleet (four platforms formed at 1.36, upgraded to 1.37); builds 1.36 first; slow"
+	@echo "make test-ha    a control plane of three hosts (amd64, arm64, arm/v7): formed, rerun, one frozen; builds"
+	@echo "                the control plane for arm64 and arm/v7 first; slow"
 	@echo "make lock       resolve the Python requirements into requirements.lock / requirements-sanity.lock (hashes)"
 	@echo "make clean-cache  empty the cache (MULTIARCH_CACHE, default /var/cache/multiarch-k8s): venvs, builds, images"
 	@echo "make fleet      bring up the emulated fleet only; make fleet-down removes it"
@@ -49,6 +51,9 @@ test-faults:
 
 test-upgrade:
 	@MULTIARCH_TEST_MODULES="test_upgrade test_upgrade_fleet" bash tools/run-tests.sh integration
+
+test-ha:
+	@MULTIARCH_TEST_MODULES=test_ha bash tools/run-tests.sh integration
 
 lock:
 	@bash tools/lock.sh

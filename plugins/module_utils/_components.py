@@ -89,3 +89,5 @@ SKEW_NODE = tuple(c.name for c in TABLE if c.skew == "node")
 SKEW_CONTROL_PLANE = tuple(c.name for c in TABLE if c.skew == "control_plane")
 # smoke-test arguments that differ from --version
 SMOKE = dict((c.name, c.smoke) for c in TABLE if c.smoke != ["--version"])
+# what a control-plane host runs (the control_plane role): kubeadm makes the PKI and kubeconfigs, kubectl the bindings
+CONTROL_PLANE_BINARIES = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubeadm", "kubectl")

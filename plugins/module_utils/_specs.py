@@ -60,3 +60,12 @@ FLEET_REPORT_SPEC = dict(
     nodes=dict(type="raw"),
     dest=dict(type="path"),
 )
+
+CONTROL_PLANE_PLAN_SPEC = dict(
+    hosts=dict(type="list", elements="str", required=True),
+    platforms=dict(type="dict", required=True),
+    bundles=dict(type="dict"),
+    source=dict(type="str", default=""),
+    group=dict(type="str", default="control_plane"),
+    binaries=dict(type="list", elements="str", default=list(C.CONTROL_PLANE_BINARIES)),
+)

@@ -54,6 +54,9 @@ MIRROR = os.environ.get("MULTIARCH_DEBIAN_MIRROR", "http://deb.debian.org/debian
 PACKAGES = [
     "systemd", "systemd-sysv", "dbus", "python3", "python3-apt", "iproute2", "procps",
     "iptables", "conntrack", "kmod", "ca-certificates", "zstd", "openssh-server", "sudo",
+    # the node-local load balancer of a control plane of several hosts (the api_lb role): installed as a Pi owner's
+    # apt would, off until the role configures and starts it (the fleet's network reaches no package mirror)
+    "haproxy",
 ]
 
 # SSH as on a Raspberry Pi: each node runs Debian's sshd and has the user "pi" with passwordless sudo (as Raspberry
@@ -85,6 +88,7 @@ FIXUPS = [
     'PermitRootLogin no\\nUseDNS no\\n" > "$1/etc/ssh/sshd_config.d/mk8s-fleet.conf"',
     'mkdir -p "$1/etc/systemd/system/ssh.service.d" && '
     'printf "[Unit]\\nConditionPathExists=/etc/ssh/ssh_host_ed25519_key\\n" > "$1/etc/systemd/system/ssh.service.d/host-key.conf"',
+    'chroot "$1" systemctl disable haproxy.service',
 ]
 
 
@@ -111,11 +115,12 @@ LAYOUTS = {
         {"name": "mk8s-armhf", "platform": "linux/arm/v7", "address": 12},
         {"name": "mk8s-armel", "platform": "linux/arm/v6", "qemu_cpu": "arm1176", "address": 13},
     ],
+    # each node with its board's memory (a container memory limit): a Pi 4 4 GB, a Pi 4 2 GB, a Pi 3, a Pi Zero
     "pi": [
-        {"name": "mk8s-arm64", "platform": "linux/arm64", "address": 11},
-        {"name": "mk8s-arm64b", "platform": "linux/arm64", "address": 14},
-        {"name": "mk8s-armhf", "platform": "linux/arm/v7", "address": 12},
-        {"name": "mk8s-armel", "platform": "linux/arm/v6", "qemu_cpu": "arm1176", "address": 13},
+        {"name": "mk8s-arm64", "platform": "linux/arm64", "address": 11, "memory": "4g"},
+        {"name": "mk8s-arm64b", "platform": "linux/arm64", "address": 14, "memory": "2g"},
+        {"name": "mk8s-armhf", "platform": "linux/arm/v7", "address": 12, "memory": "1g"},
+        {"name": "mk8s-armel", "platform": "linux/arm/v6", "qemu_cpu": "arm1176", "address": 13, "memory": "512m"},
     ],
 }
 # what the fleet's nodes run (the tests and make demo build these): the node set everywhere, the control plane on
@@ -429,6 +434,7 @@ WIRING_LABEL = "io.multiarch-k8s.fleet-wiring"
 LAYOUT_LABEL = "io.multiarch-k8s.fleet-layout"  # a node of another layout is made again: its cluster state is not this one's
 WIRING_VERSION = "6"
 HOST_NATIVE_LABEL = "io.multiarch-k8s.fleet-host-native"
+MEMORY_LABEL = "io.multiarch-k8s.fleet-memory"  # the memory limit the node was made with ("" for none)
 
 
 def host_native_runtime():
@@ -470,7 +476,7 @@ def run_node(client, node, tag):
         c = client.containers.get(node["name"])
         if c.status == "running" and c.image.tags and tag in c.image.tags \
                 and c.labels.get(WIRING_LABEL) == WIRING_VERSION and c.labels.get(HOST_NATIVE_LABEL, "") == runtime_digest \
-                and c.labels.get(LAYOUT_LABEL) == LAYOUT:
+                and c.labels.get(LAYOUT_LABEL) == LAYOUT and c.labels.get(MEMORY_LABEL, "") == node.get("memory", ""):
             return c, False
         c.remove(force=True, v=True)
     except docker.errors.NotFound:
@@ -504,8 +510,10 @@ def run_node(client, node, tag):
         cgroupns="private",
         tmpfs={"/run": "rw,mode=755", "/run/lock": "rw", "/tmp": "rw"},
         stop_signal="SIGRTMIN+3",
+        # the board's memory, no swap beyond it (a Pi's SD card swap is off in a Kubernetes node)
+        mem_limit=node.get("memory"), memswap_limit=node.get("memory"),
         labels={LABEL: "node", "io.multiarch-k8s.platform": node["platform"], WIRING_LABEL: WIRING_VERSION,
-                HOST_NATIVE_LABEL: runtime_digest, LAYOUT_LABEL: LAYOUT},
+                HOST_NATIVE_LABEL: runtime_digest, LAYOUT_LABEL: LAYOUT, MEMORY_LABEL: node.get("memory", "")},
     )
     return c, True
 

@@ -28,7 +28,7 @@ import sys
 import tempfile
 import time
 
-from cluster import (CACHE, CP_COMPONENTS, HOLDER, NODE_COMPONENTS, NODES, PATCH, PATCH_HOLDER, PREVIOUS, PREVIOUS_HOLDER,
+from cluster import (CACHE, CP, CP_COMPONENTS, HA_CONTROL_PLANE, HA_HOLDER, HOLDER, NODE_COMPONENTS, NODES, PATCH, PATCH_HOLDER, PREVIOUS, PREVIOUS_HOLDER,
                      STANDIN_DIR, STANDINS, VERSION, WORKERS)
 import fleet
 from runner import run_playbook
@@ -46,7 +46,15 @@ def _build(extra):
 def cluster():
     return _build({"multiarch_k8s_build_source": "gomod:kubernetes-" + VERSION, "multiarch_k8s_build_dest": HOLDER,
                    "multiarch_k8s_build_components": NODE_COMPONENTS,
-                   "multiarch_k8s_build_platform_components": {"linux/amd64": CP_COMPONENTS}})
+                   "multiarch_k8s_build_platform_components": {NODES[CP][0]: CP_COMPONENTS}})
+
+
+def ha():
+    """make test-ha: the node set for the four platforms and the control plane for each HA control-plane host's
+    platform (what cluster() built comes from the build cache)."""
+    return _build({"multiarch_k8s_build_source": "gomod:kubernetes-" + VERSION, "multiarch_k8s_build_dest": HA_HOLDER,
+                   "multiarch_k8s_build_components": NODE_COMPONENTS,
+                   "multiarch_k8s_build_platform_components": dict((NODES[n][0], CP_COMPONENTS) for n in HA_CONTROL_PLANE)})
 
 
 def previous():
@@ -81,12 +89,13 @@ def standin(version):
 
 
 def main(argv):
-    if argv == ["patch"]:  # make test-faults: its second real release
+    if argv in (["patch"], ["ha"]):  # make test-faults: its second real release; make test-ha: its control plane
         started = time.monotonic()
-        print("%-22s %s (%.0f s)" % ("patch " + PATCH + ":", patch(), time.monotonic() - started), flush=True)
+        name, call = {"patch": ("patch " + PATCH, patch), "ha": ("ha " + VERSION, ha)}[argv[0]]
+        print("%-22s %s (%.0f s)" % (name + ":", call(), time.monotonic() - started), flush=True)
         return
     if argv != ["all"]:
-        sys.exit("usage: builds.py all|patch")
+        sys.exit("usage: builds.py all|patch|ha")
     for name, call in [("cluster " + VERSION, cluster)] + [
             ("stand-in " + v, (lambda v=v: standin(v))) for v in STANDINS]:
         started = time.monotonic()

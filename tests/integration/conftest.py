@@ -84,6 +84,13 @@ def previous_holder():
 
 
 @pytest.fixture(scope="session")
+def ha_holder():
+    """The node components for four platforms and the control plane for the three HA control-plane hosts'
+    platforms (amd64, arm64, arm/v7), at cluster.VERSION (builds.py; make test-ha)."""
+    return builds.ha()
+
+
+@pytest.fixture(scope="session")
 def patch_holder():
     """The patch release before cluster.VERSION (cluster.PATCH), kubelet and kube-proxy for the workers (builds.py)."""
     return builds.patch()

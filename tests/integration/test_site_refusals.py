@@ -1,8 +1,10 @@
 # -*- coding: utf-8 -*-
 # Copyright: multiarch.k8s contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""site.yml refuses bad input before any host changes: conflicting control planes, a pod CIDR too small for
-the fleet or overlapping the Service CIDR, an unreachable control plane, a node whose memory cgroup is off.
+"""site.yml refuses bad input before any host changes: conflicting control planes, a control-plane host whose
+platform the holder image has no control-plane binaries for (and warns about an even number of control planes), a pod CIDR too small
+for the fleet or overlapping the Service CIDR, an unreachable control plane or host, a user without sudo, a node
+whose memory cgroup is off.
 
 Runs on the fleet in whatever state it is (fresh, or running a cluster): each case marks every node, runs
 site.yml over the four nodes, and finds no file written after the mark where site.yml writes.
@@ -32,6 +34,7 @@ def refused(base_extra, tmp_path_factory):
         assert res.rc != 0, "site.yml accepted %s" % (extra or host_vars or control_plane,)
         for node in NODES:
             assert node_changes_since(node) == [], node
+        run.last = res
         return res.message()
     return run
 
@@ -40,6 +43,27 @@ def test_two_control_planes_of_different_versions_are_refused(refused):
     msg = refused(control_plane=(CP, "mk8s-arm64"), host_vars={"mk8s-arm64": {"control_plane_kubernetes_version": "v1.36.3"}})
     assert "disagree on the Kubernetes version" in msg
     assert "mk8s-amd64 has %s" % VERSION in msg and "mk8s-arm64 has v1.36.3" in msg
+
+
+def test_a_control_plane_host_whose_platform_has_no_control_plane_binaries_is_refused(refused):
+    """The test holder carries etcd, the API server and the rest for the control plane's platform only; the arm/v6
+    node named as the control plane is refused after the pull (on the controller), before any node changes."""
+    msg = refused(control_plane=("mk8s-armel",))
+    assert "mk8s-armel is in the group control_plane, but" in msg, msg
+    assert ("has no etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubeadm, kubectl for its platform "
+            "linux/arm/v6") in msg, msg
+
+
+def test_an_even_number_of_control_planes_is_warned_about(refused):
+    """Two control-plane hosts: a warning that etcd gains no failure tolerance, said by the same check that then
+    refuses the second one, which has no control-plane binaries (nothing changes on any host)."""
+    msg = refused(control_plane=(CP, "mk8s-armel"))
+    assert "mk8s-armel is in the group control_plane, but" in msg and CP + " is in the group" not in msg, msg
+    result = refused.last.hosts("Check the control plane against the pulled binaries, before any host changes "
+                                "(warns on an even number)")
+    said = " ".join(" ".join(r.get("warnings") or []) for r in result.values()) + refused.last.stderr
+    assert "names 2 control-plane hosts (%s, mk8s-armel): etcd's quorum is 2 of 2" % CP in said, (result, refused.last.stderr[-2000:])
+    assert "use an odd number (1 or 3)" in said
 
 
 def test_pod_cidr_too_small_for_the_fleet_is_refused(refused):
