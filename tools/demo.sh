@@ -82,6 +82,8 @@ case "${1:-up}" in
     done
     stage "the cluster"
     "$bin/kubectl" --kubeconfig "$OUT/demo-kubeconfig/admin.conf" get nodes -L multiarch.k8s/platform -o wide
+    stage "a pod on each platform (Debian's static busybox of the node's architecture, packed on the node), each asked from the next node"
+    (cd "$REPO" && PYTHONPATH="$COLLECTIONS:$REPO/tests/helpers:$REPO/tests/fleet" python "$REPO/tests/helpers/cluster.py" pods)
     stage "demo done; the fleet stays up (make demo-down removes it). For kubectl and the playbooks in this shell:"
     echo "export KUBECONFIG=$OUT/demo-kubeconfig/admin.conf PATH=$bin:\$PATH"
     echo "inventory: $INVENTORY" ;;

@@ -39,6 +39,8 @@ def missing_binaries(hosts, platforms, bundles, needed=CONTROL_PLANE_BINARIES):
         bundle = (bundles or {}).get(platform)
         if not isinstance(bundle, dict):
             raise PlanError("no bundle was pulled for %s's platform %s" % (host, platform))
+        if bundle.get("pending"):  # check mode, not in the cache yet: its files are not known
+            continue
         have = set(f.get("name") for f in bundle.get("files") or [] if isinstance(f, dict))
         missing = [b for b in needed if b not in have]
         if missing:

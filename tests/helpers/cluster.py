@@ -234,6 +234,41 @@ def pod(node, name=None):
                                      "command": ["/bin/busybox", "sh", "-c", script]}]}}
 
 
+def start_uname_pods():
+    """A uname pod on every node (cluster.pod), the busybox image packed on each node first; returns the List."""
+    for node in NODES:
+        workload(node)
+    pods = {"apiVersion": "v1", "kind": "List", "items": [pod(n) for n in NODES]}
+    kubectl("apply", "-f", "-", stdin=json.dumps(pods))
+    return pods
+
+
+def uname_pod_ips(seconds=300):
+    """node -> pod IP once every node's uname pod runs; on a timeout, the pods' story is printed and the wait fails."""
+    def running():
+        items = kubectl_json("get", "pods")["items"]
+        ips = dict((i["metadata"]["name"][len("uname-"):], i["status"].get("podIP")) for i in items
+                   if i["metadata"]["name"].startswith("uname-") and i["status"].get("phase") == "Running")
+        return ips if len(ips) == len(NODES) else None
+    try:
+        return wait_for(running, seconds, "a Running uname pod on each of the %d nodes" % len(NODES))
+    except BaseException:
+        print(pods_explained())
+        raise
+
+
+def ask_uname(ips):
+    """node -> what its uname pod answers, each asked from the next node (traffic crosses the fleet's network)."""
+    names = list(NODES)
+    answers = {}
+    for i, node in enumerate(names):
+        other = names[(i + 1) % len(names)]
+        answers[node] = docker("exec", other, "python3", "-c",
+                               "import urllib.request; print(urllib.request.urlopen(%r, timeout=10).read().decode().strip())"
+                               % ("http://%s:8080/" % ips[node])).stdout.strip()
+    return answers
+
+
 # --- the formed cluster, shared by the modules of one run (each in a pytest process of its own) -------------
 OUT = os.path.join(os.path.dirname(os.path.dirname(HERE)), "tests", "output")
 STATE = os.path.join(OUT, "cluster-state.json")
@@ -298,3 +333,21 @@ def reset_fleet():
     """The four nodes made again from their images: a fresh fleet, no cluster."""
     forget_formed()
     subprocess.run([sys.executable, FLEET, "reset"], check=True, timeout=900)
+
+
+def main(argv):
+    """``cluster.py pods``: a pod on each node of the running fleet answering with its machine (make demo)."""
+    if argv != ["pods"]:
+        sys.exit("usage: cluster.py pods")
+    start_uname_pods()
+    ips = uname_pod_ips(seconds=300)
+    answers = ask_uname(ips)
+    for node in NODES:
+        print("  %-12s %-13s pod uname-%s at %-15s answers %s" % (node, NODES[node][0], node, ips[node], answers[node]))
+    bad = [n for n in NODES if answers[n] != NODES[n][2]]
+    if bad:
+        sys.exit("the pods on %s answered another machine than their node's" % ", ".join(bad))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -25,7 +25,7 @@ import pytest
 import yaml
 
 import cluster as C
-from runner import docker, run_playbook, wait_for
+from runner import docker, run_playbook
 
 
 def test_control_plane_is_up_with_pki_made_by_kubeadm(formed_cluster):
@@ -87,37 +87,18 @@ def test_pod_cidrs_are_recorded_distinct_and_routed(formed_cluster):
 
 @pytest.fixture()
 def uname_pods(formed_cluster):
-    for node in C.NODES:
-        C.workload(node)
-    pods = {"apiVersion": "v1", "kind": "List", "items": [C.pod(n) for n in C.NODES]}
-    C.kubectl("apply", "-f", "-", stdin=json.dumps(pods))
-
-    def running():
-        items = C.kubectl_json("get", "pods")["items"]
-        ips = dict((i["metadata"]["name"][len("uname-"):], i["status"].get("podIP")) for i in items
-                   if i["metadata"]["name"].startswith("uname-") and i["status"].get("phase") == "Running")
-        return ips if len(ips) == len(C.NODES) else None
+    pods = C.start_uname_pods()
     try:
-        try:
-            ips = wait_for(running, 300, "a Running uname pod on each of the four nodes")
-        except BaseException:
-            print(C.pods_explained())
-            raise
-        yield ips
+        yield C.uname_pod_ips(300)
     finally:
         # bare pods would block a later drain (no controller manages them): gone before the next test
         C.kubectl("delete", "-f", "-", "--wait=true", "--timeout=120s", stdin=json.dumps(pods), check=False, timeout=180)
 
 
 def test_a_pod_per_platform_answers_across_nodes_with_its_machine(uname_pods):
-    names = list(C.NODES)
-    for i, node in enumerate(names):
-        other = names[(i + 1) % len(names)]  # ask from the next node: traffic crosses the fleet's network
-        url = "http://%s:8080/" % uname_pods[node]
-        answer = docker("exec", other, "python3", "-c",
-                        "import urllib.request; print(urllib.request.urlopen(%r, timeout=10).read().decode().strip())"
-                        % url).stdout.strip()
-        assert answer == C.NODES[node][2], (node, other, answer)
+    answers = C.ask_uname(uname_pods)
+    for node in C.NODES:
+        assert answers[node] == C.NODES[node][2], (node, answers)
 
 
 def test_fleet_report_shows_every_platform_ready(formed_cluster):

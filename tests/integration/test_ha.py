@@ -7,7 +7,8 @@ arm/v7, so etcd runs on 32-bit arm too) and mk8s-armel a worker.
 
 What is checked: one cluster CA and service-account key made once and shared; etcd stacked, three members with
 peer TLS; every node (the control-plane hosts too) reaching the API through its own load balancer (haproxy on
-127.0.0.1:6444) that lists the three API servers; a rerun that changes nothing; one control-plane host frozen (as a
+127.0.0.1:6444) that lists the three API servers; a rerun that changes nothing; a control-plane host without its
+etcd data (rebuilt) refused before any change; one control-plane host frozen (as a
 Pi that hangs) while the API keeps answering through every node's load balancer and a new pod is scheduled and
 runs; the frozen host back in the cluster afterwards.
 
@@ -132,6 +133,25 @@ def test_site_rerun_changes_nothing_on_any_host(ha_cluster):
     assert res.ok, res.failures()
     for node in C.NODES:
         assert res.stats[node]["changed"] == 0, (node, res.changed_tasks(node))
+
+
+def test_a_control_plane_host_without_etcd_data_is_refused_before_any_change(ha_cluster):
+    """mk8s-armhf's etcd data moved aside (as a control-plane host rebuilt from a fresh SD card): site.yml refuses
+    to make it a member of a cluster of its own, by name, and nothing is written on any node. Then put back."""
+    node = "mk8s-armhf"
+    docker("exec", node, "sh", "-c", "systemctl stop etcd && mv /var/lib/etcd/member /var/lib/etcd/member.aside")
+    try:
+        C.touch_markers()
+        res = run_playbook("multiarch.k8s.site", ha_cluster["extra"], inventory=ha_cluster["inv"])
+        assert not res.ok
+        msg = res.message()
+        assert "etcd holds data on mk8s-amd64, mk8s-arm64 but not on mk8s-armhf" in msg, msg
+        assert "Nothing was changed on the control-plane hosts" in msg
+        for n in C.NODES:
+            assert C.node_changes_since(n) == [], n
+    finally:
+        docker("exec", node, "sh", "-c", "mv /var/lib/etcd/member.aside /var/lib/etcd/member && systemctl start etcd")
+    wait_for(lambda: etcd_health(node), 180, "etcd on %s healthy again" % node)
 
 
 def test_a_frozen_control_plane_host_leaves_the_api_and_scheduling_working(ha_cluster):

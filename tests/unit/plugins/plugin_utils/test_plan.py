@@ -67,3 +67,9 @@ def test_hosts_outside_the_run_and_check_mode_without_bundles():
 def test_a_platform_without_a_bundle_is_an_error():
     with pytest.raises(PlanError, match="no bundle was pulled for c's platform linux/arm/v7"):
         check(["c"], PLATFORMS, {"linux/arm64": FULL}, "src")
+
+
+def test_a_bundle_check_mode_did_not_pull_is_not_judged():
+    """holder_pull in check mode returns a platform it has not cached as pending, with no files."""
+    records, _w = check(["zero"], PLATFORMS, {"linux/arm/v6": {"pending": True, "files": []}}, "src")
+    assert records == [{"host": "zero", "platform": "linux/arm/v6"}]
