@@ -52,10 +52,13 @@ with open(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
     LINE = yaml.safe_load(_role_defaults)["multiarch_k8s_kubernetes_version"]
 GOMOD = {K8S: "gomod:kubernetes-" + LINE, CNI: _DEFAULTS["cni_source"], ETCD: _DEFAULTS["etcd_source"],
          CONTAINERD: _DEFAULTS["containerd_source"], RUNC: _DEFAULTS["runc_source"]}
-# what the test fleet runs (tests/helpers/cluster.py): the node set everywhere, the control plane on amd64
-NODE_SET = ["kubelet", "kube-proxy", "pause", "bridge", "host-local", "loopback", "portmap", "containerd",
-            "containerd-shim-runc-v2", "runc", "ctr"]
-CP_SET = ["kubeadm", "kubectl", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd"]
+# what the test fleet runs, from its one list (tests/fleet/fleet.py): the node set everywhere, the control plane on
+# the control plane's platform
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests", "fleet"))
+import fleet  # pylint: disable=wrong-import-position
+NODE_SET = fleet.NODE_COMPONENTS
+CP_SET = fleet.CP_COMPONENTS
+CP_PLATFORM = fleet.node_platform(fleet.node_by_name(fleet.CONTROL_PLANE)).oci
 
 
 def log(msg):
@@ -109,7 +112,7 @@ def _builders(work, modules, prepared, sources):
 
 def table(args):
     platforms = [P.by_oci(p) for p in args.platforms]
-    wanted = dict((p.oci, list(args.components or NODE_SET + (CP_SET if p.oci == "linux/amd64" else [])))
+    wanted = dict((p.oci, list(args.components or NODE_SET + (CP_SET if p.oci == CP_PLATFORM else [])))
                   for p in platforms)
     modules = sorted(set(COMPONENTS[c][0] for comps in wanted.values() for c in comps))
     sources = SourceCache(os.path.join(CACHE, "build"), log=log)
