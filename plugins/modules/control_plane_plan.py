@@ -30,9 +30,9 @@ options:
     required: true
   platforms:
     description:
-      - Each host's platform (C(linux/arm/v7)), as RV(ansible_facts.multiarch_k8s.platform) of
-        M(multiarch.k8s.node_facts) decided it. A host of O(hosts) that is not here (not in the run) is not
-        checked.
+      - Each host's platform (C(linux/arm/v7)), as M(multiarch.k8s.node_facts) decided it
+        (RV(multiarch.k8s.node_facts#module:ansible_facts.multiarch_k8s.platform)). A host of O(hosts) that is
+        not here (not in the run) is not checked.
     type: dict
     required: true
   bundles:

@@ -354,7 +354,8 @@ def test_x86_cpu_model_number_is_not_a_board():
     (("v2", True), None, None, 4096, "meminfo", None),
 ])
 def test_memory_is_the_cgroup_limit_when_smaller(tmp_path, cgroup, rel, text, total, source, limit):
-    base = dict(HOSTS["pi-zero-w"][0], cgroup=cgroup, mem_mb=4096)
+    base = dict(HOSTS["pi-zero-w"][0])
+    base.update(cgroup=cgroup, mem_mb=4096)
     root = make_snapshot(tmp_path / "s", **base)
     if rel:
         os.makedirs(os.path.dirname(os.path.join(root, rel)), exist_ok=True)
