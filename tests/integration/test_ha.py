@@ -69,7 +69,9 @@ def ha_cluster(ha_holder, host_before, tmp_path_factory):
     inv = C.inventory(tmp_path_factory.mktemp("inventory") / "ha.json", list(C.NODES), control_plane=HA)
     extra = {"multiarch_k8s_holder_src": ha_holder, "multiarch_k8s_cache_dir": str(tmp_path_factory.mktemp("bins")),
              "multiarch_k8s_report_file": str(tmp_path_factory.mktemp("report") / "fleet-report.json"),
-             "multiarch_k8s_kubeconfig_file": str(tmp_path_factory.mktemp("kubeconfig") / "admin.conf")}
+             "multiarch_k8s_kubeconfig_file": str(tmp_path_factory.mktemp("kubeconfig") / "admin.conf"),
+             # an API server under QEMU user emulation, three of them starting on two cores: slower than a Pi's
+             "control_plane_ready_timeout": 420}
     started = time.monotonic()
     res = run_playbook("multiarch.k8s.site", extra, inventory=inv)
     assert res.ok, res.failures()
