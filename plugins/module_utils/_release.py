@@ -29,6 +29,8 @@ import subprocess
 import tempfile
 import time
 
+from ansible_collections.multiarch.k8s.plugins.module_utils import _elfhdr
+from ansible_collections.multiarch.k8s.plugins.module_utils import _platforms as P
 from ansible_collections.multiarch.k8s.plugins.module_utils._holder import Extraction, HolderError
 from ansible_collections.multiarch.k8s.plugins.module_utils._oci import LAYER_TYPES, parse_repository
 from ansible_collections.multiarch.k8s.plugins.module_utils._registry import Registry, RegistryError
@@ -286,10 +288,30 @@ class RegistryFetcher(object):
         return out
 
 
-def smoke(path, args, timeout):
-    """Run ``path args`` (bounded in time); return (ok, one line saying what happened)."""
+# etcd 3.6 refuses to start, --version included, on an architecture outside these unless ETCD_UNSUPPORTED_ARCH names
+# it (the control_plane role's unit sets it the same way)
+ETCD_SUPPORTED_GOARCH = ("amd64", "arm64", "ppc64le", "s390x")
+
+
+def smoke_env(name, path):
+    """The environment ``name``'s smoke test runs with: etcd on 32-bit arm (and the like) gets ETCD_UNSUPPORTED_ARCH,
+    its architecture read from the binary's ELF header; None (the module's own environment) for everything else."""
+    if name != "etcd":
+        return None
     try:
-        proc = subprocess.run([path] + list(args), capture_output=True, timeout=timeout, check=False)
+        machine = _elfhdr.read_identity(path).machine
+    except (OSError, _elfhdr.ElfError):
+        return None
+    goarch = next((p.goarch for p in P.PLATFORMS if p.elf_machine == machine), None)
+    if goarch is None or goarch in ETCD_SUPPORTED_GOARCH:
+        return None
+    return dict(os.environ, ETCD_UNSUPPORTED_ARCH=goarch)
+
+
+def smoke(path, args, timeout, env=None):
+    """Run ``path args`` (bounded in time, in ``env`` if given); return (ok, one line saying what happened)."""
+    try:
+        proc = subprocess.run([path] + list(args), capture_output=True, timeout=timeout, check=False, env=env)
     except subprocess.TimeoutExpired:
         return False, "%s %s did not finish within %ss" % (os.path.basename(path), " ".join(args), timeout)
     except OSError as e:
@@ -470,7 +492,8 @@ def stage(prefix, bundle_id, files, uploads, smoke_args, smoke_timeout, check_mo
             placed[sha] = os.path.join(release_dir, name)
         for name, _sha, _u, _l in plan:
             args = smoke_args.get(name, ["--version"])
-            ok, line = smoke(os.path.join(release_dir, name), args, smoke_timeout)
+            path = os.path.join(release_dir, name)
+            ok, line = smoke(path, args, smoke_timeout, env=smoke_env(name, path))
             if not ok:
                 raise ReleaseError("smoke test failed, nothing switched: %s" % line)
             actions.append("smoke-tested %s: %s" % (name, line[:80]))

@@ -165,3 +165,23 @@ def test_a_disk_filling_up_mid_write_leaves_current_and_nothing_staged(prefix, t
         R.stage(prefix, "full", files, dict((f["sha256"], f["gz"]) for f in files), {}, 10)
     assert prefix.current() == "good"
     assert listing(prefix) == ["good"]  # the half-written release directory is gone, temp files with it
+
+
+ELF = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "elf")
+
+
+@pytest.mark.parametrize("name, elf, want", [
+    ("etcd", "dash-armhf", "arm"), ("etcd", "dash-armel", "arm"), ("etcd", "dash-i386", "386"),
+    ("etcd", "dash-riscv64", "riscv64"), ("etcd", "dash-amd64", None), ("etcd", "dash-arm64", None),
+    ("kubelet", "dash-armhf", None),
+])
+def test_etcd_smoke_test_names_an_architecture_etcd_calls_unsupported(name, elf, want):
+    """etcd 3.6 refuses --version on 32-bit arm without ETCD_UNSUPPORTED_ARCH=arm (seen on the arm/v7 node)."""
+    env = R.smoke_env(name, os.path.join(ELF, elf))
+    assert (env or {}).get("ETCD_UNSUPPORTED_ARCH") == want
+
+
+def test_etcd_smoke_env_of_a_file_that_is_not_elf(tmp_path):
+    path = tmp_path / "etcd"
+    path.write_text("#!/bin/sh\n")
+    assert R.smoke_env("etcd", str(path)) is None
