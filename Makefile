@@ -2,7 +2,7 @@
 # Everything they need is installed and started by the scripts in tools/ (as root on Debian 12).
 SHELL := /bin/bash
 
-.PHONY: help demo demo-down check test test-integration test-formation test-faults test-upgrade test-ha lock clean-cache fleet fleet-down setup bench-pull bench-release bench-build bench-build-qemu bench-node-memory bench-scale bench-rollout bench-connection
+.PHONY: help demo demo-down check test test-integration test-formation test-faults test-upgrade test-ha test-pi lock clean-cache fleet fleet-down setup bench-pull bench-release bench-build bench-build-qemu bench-node-memory bench-scale bench-rollout bench-connection
 
 help:
 	@echo "make demo       build the binaries, bring up the emulated fleet and converge it with site.yml"
@@ -16,6 +16,8 @@ help:
 	@echo "                   full fleet (four platforms formed at 1.36, upgraded to 1.37); builds 1.36 first; slow"
 	@echo "make test-ha    a control plane of three hosts (amd64, arm64, arm/v7): formed, rerun, one frozen; builds"
 	@echo "                the control plane for arm64 and arm/v7 first; slow"
+	@echo "make test-pi    inventory-examples/pi-fleet formed as a user copies it on the emulated Pi fleet"
+	@echo "                (MULTIARCH_FLEET=pi: no amd64 node, the control plane on arm64); slow"
 	@echo "make lock       resolve the Python requirements into requirements.lock / requirements-sanity.lock (hashes)"
 	@echo "make clean-cache  empty the cache (MULTIARCH_CACHE, default /var/cache/multiarch-k8s): venvs, builds, images"
 	@echo "make fleet      bring up the emulated fleet only; make fleet-down removes it"
@@ -54,6 +56,9 @@ test-upgrade:
 
 test-ha:
 	@MULTIARCH_TEST_MODULES=test_ha bash tools/run-tests.sh integration
+
+test-pi:
+	@MULTIARCH_FLEET=pi MULTIARCH_TEST_MODULES=test_pi_example bash tools/run-tests.sh integration
 
 lock:
 	@bash tools/lock.sh

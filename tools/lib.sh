@@ -33,6 +33,9 @@ export MULTIARCH_CACHE="$CACHE"
 export PATH="$VENV/bin:$PATH"
 export ANSIBLE_COLLECTIONS_PATH="$COLLECTIONS:$DEPS_COLLECTIONS"
 export ANSIBLE_CONFIG="$REPO/tests/ansible.cfg"
+# the fleet layout's inventory (tests/ansible.cfg names the default layout's): ad-hoc commands on a node of the Pi
+# fleet (MULTIARCH_FLEET=pi) find it
+if [ "${MULTIARCH_FLEET:-default}" = pi ]; then export ANSIBLE_INVENTORY="$REPO/inventory-examples/local-pi-fleet/hosts.yml"; fi
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 
 export _t0=${_t0:-$(date +%s)}

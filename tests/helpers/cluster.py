@@ -225,7 +225,8 @@ def pod(node, name=None):
     script = ("/bin/busybox mkdir -p /www && /bin/busybox uname -m > /www/index.html && "
               "exec /bin/busybox httpd -f -p 8080 -h /www")
     return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name or "uname-" + node, "namespace": "default"},
-            "spec": {"nodeSelector": {"multiarch.k8s/platform": platform.replace("/", "-")},
+            # the platform label the collection sets, and the node's name (the Pi fleet has two arm64 nodes)
+            "spec": {"nodeSelector": {"multiarch.k8s/platform": platform.replace("/", "-"), "kubernetes.io/hostname": node},
                      "tolerations": [{"key": "node-role.kubernetes.io/control-plane", "operator": "Exists",
                                       "effect": "NoSchedule"}],
                      "containers": [{"name": "http", "image": "localhost/multiarch-k8s-tests/uname-http:1",
