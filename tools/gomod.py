@@ -8,6 +8,7 @@
     python tools/gomod.py cni-plugins v1.10.0    # github.com/containernetworking/plugins
     python tools/gomod.py containerd v2.4.2      # github.com/containerd/containerd/v2: containerd and its runc shim
     python tools/gomod.py runc v1.5.3            # github.com/opencontainers/runc (cgo: built with zig cc and libseccomp)
+    python tools/gomod.py coredns v1.15.0        # github.com/coredns/coredns with the plugins a cluster's DNS uses
 
 The module is ours (``module multiarch.k8s/gomod/<name>``): it requires the release and names every program the
 collection builds from it with a ``tool`` directive, so ``go mod tidy`` keeps exactly what those programs need and
@@ -46,7 +47,19 @@ RELEASES = {
                                                                 "plugins/main/loopback", "plugins/meta/portmap"])],
     "containerd": [("github.com/containerd/containerd/v2", ["cmd/containerd", "cmd/containerd-shim-runc-v2", "cmd/ctr"])],
     "runc": [("github.com/opencontainers/runc", [""])],
+    # CoreDNS chooses its plugins at compile time: the program is a main package of the folder's own module
+    # (main.go, written here) that links CoreDNS's coremain and the plugins below, the way CoreDNS documents for
+    # a build with other plugins; upstream's own main links every plugin, cloud providers' SDKs included
+    "coredns": [("github.com/coredns/coredns", [])],
 }
+
+# name -> the plugins (github.com/coredns/coredns/plugin/<name>) of a folder whose program is its own main package:
+# what the collection's Corefile uses (kubeadm's default set: errors, health, ready, kubernetes, prometheus
+# (package metrics), forward, cache, loop, reload, loadbalance) and what a user adds most (log, hosts, rewrite,
+# template, bind, whoami for tests)
+OWN_MAIN = {"coredns": ("github.com/coredns/coredns/coremain", "github.com/coredns/coredns/plugin/", [
+    "bind", "cache", "errors", "forward", "health", "hosts", "kubernetes", "loadbalance", "log", "loop", "metrics",
+    "ready", "reload", "rewrite", "template", "whoami"])}
 
 
 # name -> [(C library, Debian source package, its Debian version)]: libseccomp 2.6 (Debian 13), because runc's
@@ -95,6 +108,8 @@ def write(name, version):
              "module multiarch.k8s/gomod/%s" % name, "", "go %s" % GO, ""]
     lines += ["require %s %s" % (module, version) for module, _programs in modules] + [""]
     lines += ["tool %s" % "/".join(filter(None, [module, p])) for module, programs in modules for p in programs]
+    if name in OWN_MAIN:
+        lines.append("tool multiarch.k8s/gomod/%s" % name)
     if replaces:
         lines += ["", "replace ("] + ["\t%s => %s %s" % (n, n, v) for n, v in replaces] + [")"]
     tmp = folder + ".part"
@@ -102,6 +117,12 @@ def write(name, version):
     os.makedirs(tmp)
     with open(os.path.join(tmp, "go.mod"), "w") as f:
         f.write("\n".join(lines) + "\n")
+    if name in OWN_MAIN:
+        main_pkg, prefix, plugins = OWN_MAIN[name]
+        with open(os.path.join(tmp, "main.go"), "w") as f:
+            f.write("// Written by tools/gomod.py: %s %s with the plugins listed here.\npackage main\n\nimport (\n\t\"%s\"\n\n"
+                    % (name, version, main_pkg) + "".join("\t_ \"%s%s\"\n" % (prefix, p) for p in plugins)
+                    + ")\n\nfunc main() {\n\tcoremain.Run()\n}\n")
     env = dict(os.environ, GOFLAGS="-mod=mod", GOTOOLCHAIN="local", GOWORK="off")
     subprocess.run(["go", "mod", "tidy"], cwd=tmp, env=env, check=True)
     for lib in CLIBS.get(name, []):

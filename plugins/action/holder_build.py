@@ -24,4 +24,5 @@ class ActionModule(ControllerAction):
             lock_file=args["lock_file"], insecure=args["insecure"], username=args["registry_username"],
             password=args["registry_password"], timeout=args["timeout"], mirror=args["debian_mirror"],
             cni_source=args["cni_source"], etcd_source=args["etcd_source"], containerd_source=args["containerd_source"],
-            runc_source=args["runc_source"], strategy=args["strategy"], jobs=args["jobs"], check_mode=check_mode, log=log)
+            runc_source=args["runc_source"], coredns_source=args["coredns_source"], strategy=args["strategy"],
+            jobs=args["jobs"], check_mode=check_mode, log=log)

@@ -18,6 +18,7 @@ CNI = "github.com/containernetworking/plugins"
 ETCD = "go.etcd.io/etcd"
 CONTAINERD = "github.com/containerd/containerd/v2"
 RUNC = "github.com/opencontainers/runc"
+COREDNS = "github.com/coredns/coredns"
 
 K8S_FOLDER = "k8s-bins"
 CNI_FOLDER = "cni-plugin-bins"
@@ -78,6 +79,9 @@ TABLE = (
     Component("runc", RUNC, ".", RUNTIME_FOLDER, "node"),
     # containerd's own client: node_image imports the node's pause image with it
     Component("ctr", CONTAINERD, "cmd/ctr", RUNTIME_FOLDER, "node"),
+    # the cluster's DNS server: its plugins are chosen at compile time, so the program is the main package of the
+    # collection's own gomod folder (tools/gomod.py writes it), which links CoreDNS's coremain and those plugins
+    Component("coredns", COREDNS, ".", K8S_FOLDER, "node", smoke=("-version",), program="multiarch.k8s/gomod/coredns"),
 )
 
 BY_NAME = dict((c.name, c) for c in TABLE)

@@ -39,6 +39,7 @@ HOLDER_BUILD_SPEC = dict(
     etcd_source=dict(type="str", default="gomod:etcd-v3.6.17"),
     containerd_source=dict(type="str", default="gomod:containerd-v2.4.2"),
     runc_source=dict(type="str", default="gomod:runc-v1.5.3"),
+    coredns_source=dict(type="str", default="gomod:coredns-v1.15.0"),
     strategy=dict(type="str", default="cross", choices=["cross", "qemu"]),
     debian_mirror=dict(type="str", default="http://deb.debian.org/debian"),
     build_dir=dict(type="path", default="~/.cache/multiarch-k8s/build"),
@@ -68,4 +69,5 @@ CONTROL_PLANE_PLAN_SPEC = dict(
     source=dict(type="str", default=""),
     group=dict(type="str", default="control_plane"),
     binaries=dict(type="list", elements="str", default=list(C.CONTROL_PLANE_BINARIES)),
+    node_binaries=dict(type="list", elements="str", default=[]),
 )

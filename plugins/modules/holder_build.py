@@ -67,7 +67,7 @@ options:
     elements: str
     choices: [kubelet, kube-proxy, kubeadm, kubectl, kube-apiserver, kube-controller-manager, kube-scheduler, pause,
               bridge, host-local, loopback, portmap, ptp, bandwidth, firewall, tuning, etcd, etcdctl, etcdutl,
-              containerd, containerd-shim-runc-v2, runc, ctr]
+              containerd, containerd-shim-runc-v2, runc, ctr, coredns]
   platform_components:
     description:
       - More components for some platforms only, as a mapping of platform to a list of components, on top of
@@ -101,6 +101,16 @@ options:
         its sha256), fetched from O(debian_mirror). This needs C(make) and C(pkg-config) on the controller.
     type: str
     default: gomod:runc-v1.5.3
+  coredns_source:
+    description:
+      - Source of C(coredns), the cluster's DNS server, in the same forms as O(source). CoreDNS chooses its plugins
+        at compile time, so its C(gomod) folder holds a main package of its own (written by C(tools/gomod.py)) that
+        links CoreDNS's C(coremain) and the plugins the cluster's Corefile uses (kubeadm's set, plus C(log),
+        C(hosts), C(rewrite), C(template), C(bind) and C(whoami)); upstream's own program links every plugin, the
+        cloud providers' SDKs included. CoreDNS 1.15.0 serves Services from the C(discovery.k8s.io/v1)
+        EndpointSlices that Kubernetes 1.21 and later serve.
+    type: str
+    default: gomod:coredns-v1.15.0
   strategy:
     description:
       - C(cross) cross-compiles with the controller's Go (fast; Go builds do not depend on the host).
@@ -193,7 +203,7 @@ EXAMPLES = r"""
   multiarch.k8s.holder_build:
     source: gomod:kubernetes-v1.37.2
     components: [kubelet, kube-proxy, pause, bridge, host-local, loopback, portmap,
-                 containerd, containerd-shim-runc-v2, runc, ctr]
+                 containerd, containerd-shim-runc-v2, runc, ctr, coredns]
     platform_components:
       linux/amd64: [kubeadm, kubectl, kube-apiserver, kube-controller-manager, kube-scheduler, etcd]
     platforms: [linux/amd64, linux/arm64, linux/arm/v7, linux/arm/v6]

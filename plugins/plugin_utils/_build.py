@@ -31,7 +31,7 @@ from ansible_collections.multiarch.k8s.plugins.plugin_utils._elf import NotElf, 
 from ansible_collections.multiarch.k8s.plugins.module_utils._release import sha256_of as sha256_file
 
 BUILD_SCHEMA = 1
-K8S, CNI, ETCD, CONTAINERD, RUNC = C.K8S, C.CNI, C.ETCD, C.CONTAINERD, C.RUNC
+K8S, CNI, ETCD, CONTAINERD, RUNC, COREDNS = C.K8S, C.CNI, C.ETCD, C.CONTAINERD, C.RUNC, C.COREDNS
 # Go build tags of the components that need them, as their projects' own Makefiles set them for static builds.
 # runc: seccomp (with libseccomp, below); not libpathrs, a Rust library (runc falls back to its Go code)
 TAGS = {
@@ -181,6 +181,8 @@ class Builder(object):
             return " ".join(flags)
         if self.source.module == STANDIN:
             return " ".join(flags + ["-X 'main.version=%s'" % v])
+        if self.source.module == COREDNS:  # its version is a constant of coremain; the commit is the module's
+            return " ".join(flags + ["-X '%s/coremain.GitCommit=module'" % COREDNS])
         if self.source.module == ETCD:
             where = "go.etcd.io/etcd/api/v3/version" if self.source.gomod else ETCD + "/version"
             flags.append("-X '%s.GitSHA=%s'" % (where, "module" if self.source.gomod else "debian-source"))

@@ -15,7 +15,7 @@ import shutil
 from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.multiarch.k8s.plugins.plugin_utils._build import (
-    CNI, COMPONENTS, CONTAINERD, ETCD, K8S, RUNC, STANDIN, BuildError, Builder, platforms_of,
+    CNI, COMPONENTS, CONTAINERD, COREDNS, ETCD, K8S, RUNC, STANDIN, BuildError, Builder, platforms_of,
 )
 from ansible_collections.multiarch.k8s.plugins.plugin_utils._cache import CacheError, LockFile
 from ansible_collections.multiarch.k8s.plugins.module_utils import _components as C
@@ -205,7 +205,8 @@ def run(source, platforms, dest, components=None, platform_components=None, buil
         debian_patches=False, lock_file=None, insecure=False, username=None, password=None, timeout=3600,
         mirror="http://deb.debian.org/debian", check_mode=False, log=None,
         cni_source="gomod:cni-plugins-v1.10.0", etcd_source="gomod:etcd-v3.6.17",
-        containerd_source="gomod:containerd-v2.4.2", runc_source="gomod:runc-v1.5.3", strategy="cross", jobs=1):
+        containerd_source="gomod:containerd-v2.4.2", runc_source="gomod:runc-v1.5.3", coredns_source="gomod:coredns-v1.15.0",
+        strategy="cross", jobs=1):
     """Builds, publishes and locks a holder image: the steps above, in order; check mode builds and writes nothing."""
     log = log or (lambda msg: None)
     if jobs < 1:
@@ -214,7 +215,8 @@ def run(source, platforms, dest, components=None, platform_components=None, buil
     plats, wanted, all_comps, ref, lock = _check_request(platforms, components, platform_components, dest, lock_file)
     builders = _builders(SourceCache(build_dir, mirror=mirror, log=log),
                          ((K8S, source, version), (CNI, cni_source, None), (ETCD, etcd_source, None),
-                          (CONTAINERD, containerd_source, None), (RUNC, runc_source, None)),
+                          (CONTAINERD, containerd_source, None), (RUNC, runc_source, None),
+                          (COREDNS, coredns_source, None)),
                          all_comps, debian_patches, build_dir, log, timeout, strategy)
     # the version and the image's name come from Kubernetes when it is built, else from the first module built
     src = (builders.get(K8S) or list(builders.values())[0]).source

@@ -23,7 +23,7 @@ import threading
 
 from ansible.module_utils.urls import ConnectionError as UrlConnectionError, open_url
 
-from ansible_collections.multiarch.k8s.plugins.module_utils._components import CNI, CONTAINERD, ETCD, K8S, RUNC
+from ansible_collections.multiarch.k8s.plugins.module_utils._components import CNI, CONTAINERD, COREDNS, ETCD, K8S, RUNC
 from ansible_collections.multiarch.k8s.plugins.module_utils._release import sha256_of as sha256_file
 
 _FETCH_LOCK = threading.Lock()
@@ -71,16 +71,18 @@ class Source(object):
 
 # the module a gomod/ folder requires -> the source family (the component table's module) it builds
 _FAMILIES = (("k8s.io/kubernetes", K8S), ("go.etcd.io/etcd/server/v3", ETCD), (CNI, CNI), (CONTAINERD, CONTAINERD),
-             (RUNC, RUNC))
+             (RUNC, RUNC), (COREDNS, COREDNS))
 # the C libraries a gomod/ folder's cgo programs link (runc: libseccomp), one JSON file each, written by tools/gomod.py
 CLIB_SUFFIX = ".clib.json"
 _CLIB_KEYS = ("name", "version", "path", "sha256")
 
 
 def _gomod_release(gomod):
-    """(family, version) of the release a gomod/ folder requires, or (None, None)."""
+    """(family, version) of the release a gomod/ folder requires, or (None, None). A folder's tools are programs of
+    that release, or the folder's own main package (its module path) linking the release's packages (CoreDNS)."""
+    own = gomod.get("module")
     for required, family in _FAMILIES:  # the release whose programs the folder builds (its tools), not a dependency
-        if required in gomod["requires"] and any(t == required or t.startswith(required + "/") for t in gomod["tools"]):
+        if required in gomod["requires"] and any(t in (required, own) or t.startswith(required + "/") for t in gomod["tools"]):
             return family, gomod["requires"][required]
     return None, None
 
@@ -96,6 +98,7 @@ def read_gomod(folder):
     if not os.path.isfile(os.path.join(folder, "go.sum")):
         raise BuildError("%s has no go.sum: write it with tools/gomod.py (go mod tidy) and commit it" % folder)
     go = re.search(r"^go\s+(\S+)", text, re.M)
+    module = re.search(r"^module\s+(\S+)", text, re.M)
     requires = {}
     for block in re.findall(r"^require\s*\((.*?)^\)", text, re.M | re.S) + re.findall(r"^require\s+([^(\n].*)$", text, re.M):
         for line in block.splitlines():
@@ -106,8 +109,8 @@ def read_gomod(folder):
         t for block in re.findall(r"^tool\s*\((.*?)^\)", text, re.M | re.S) for t in block.split()]
     if not requires or not tools:
         raise BuildError("%s/go.mod requires no release or names no tool to build" % folder)
-    return {"go": go.group(1) if go else None, "requires": requires, "tools": sorted(set(tools)),
-            "clibs": _read_clibs(folder)}
+    return {"go": go.group(1) if go else None, "module": module.group(1) if module else None, "requires": requires,
+            "tools": sorted(set(tools)), "clibs": _read_clibs(folder)}
 
 
 def _read_clibs(folder):
@@ -237,7 +240,9 @@ class SourceCache(object):
         if version and version != release:
             raise BuildError("gomod:%s builds %s, not the version asked for (%s)" % (name, release, version))
         h = hashlib.sha256(b"gomod\n")
-        for fname in ["go.mod", "go.sum"] + sorted(os.path.basename(p) for p in glob.glob(os.path.join(folder, "*" + CLIB_SUFFIX))):
+        # what the build reads from the folder: go.mod, go.sum, the C libraries' pins and its own Go code (main.go)
+        for fname in ["go.mod", "go.sum"] + sorted(os.path.basename(p) for p in glob.glob(os.path.join(folder, "*" + CLIB_SUFFIX))
+                                                   + glob.glob(os.path.join(folder, "*.go"))):
             with open(os.path.join(folder, fname), "rb") as f:
                 h.update(f.read())
         return Source("gomod:" + name, h.hexdigest(), os.path.abspath(folder), release,

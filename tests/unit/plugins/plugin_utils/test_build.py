@@ -236,6 +236,38 @@ def test_the_collections_gomod_folders_are_complete():
         assert src.module and src.version and name.endswith("-" + src.version), name
 
 
+COREDNS_GOMOD = """module multiarch.k8s/gomod/coredns
+
+go 1.26.0
+
+require github.com/coredns/coredns v1.15.0
+
+require (
+\tk8s.io/client-go v0.37.1 // indirect
+)
+
+tool multiarch.k8s/gomod/coredns
+"""
+
+
+def test_a_gomod_folder_whose_program_is_its_own_main_package_builds_that_release(tmp_path):
+    """CoreDNS's plugins are chosen at compile time: the folder's own main package (main.go) is the program; the
+    family is the release it requires, and main.go is an input of the source's key like go.mod and go.sum."""
+    folder = _gomod(str(tmp_path / "coredns-v1.15.0"), COREDNS_GOMOD)
+    with open(os.path.join(folder, "main.go"), "w") as f:
+        f.write("package main\n")
+    src = S.SourceCache(str(tmp_path / "c")).prepare("gomod:" + folder)
+    assert src.module == B.COREDNS and src.version == "v1.15.0" and src.gomod["module"] == "multiarch.k8s/gomod/coredns"
+    b = B.Builder(str(tmp_path / "b"), src)
+    assert "-X 'github.com/coredns/coredns/coremain.GitCommit=module'" in b.ldflags("coredns")
+    assert "gitVersion" not in b.ldflags("coredns")
+    with open(os.path.join(folder, "main.go"), "a") as f:
+        f.write("// another plugin\n")
+    assert S.SourceCache(str(tmp_path / "c")).prepare("gomod:" + folder).key != src.key
+    with pytest.raises(B.BuildError, match="kubelet is built from k8s.io/kubernetes, but source gomod coredns-v1.15.0"):
+        b.lookup("kubelet", P.by_oci("linux/arm/v6"))
+
+
 # --- the container runtime: containerd (pure Go) and runc (cgo, libseccomp built with zig cc) ---
 RUNC_GOMOD = """module multiarch.k8s/gomod/runc
 
