@@ -118,6 +118,19 @@ def write_archive(path, blobs, layout_index):
             tar.addfile(info, io.BytesIO(data))
 
 
+PINNED = "io.cri-containerd.pinned=pinned"
+
+
+def listed_pinned(ctr_ls_output, name):
+    """True when ``ctr images ls`` shows ``name`` with containerd's pinned label (the kubelet's image garbage
+    collection never removes it)."""
+    for line in ctr_ls_output.splitlines()[1:]:
+        cols = line.split()
+        if cols and cols[0] == name:
+            return any(PINNED in c.split(",") for c in cols[1:])
+    return False
+
+
 def listed_digest(ctr_ls_output, name):
     """The digest ``ctr images ls`` shows for ``name`` (None when absent)."""
     for line in ctr_ls_output.splitlines()[1:]:

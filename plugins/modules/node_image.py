@@ -66,6 +66,12 @@ options:
     description: The C(ctr) command.
     type: path
     default: ctr
+  pinned:
+    description:
+      - Label the image C(io.cri-containerd.pinned=pinned), so that the kubelet's image garbage collection never
+        removes it. An imported image cannot be pulled again; pin every image a pod may need on the node.
+    type: bool
+    default: false
 attributes:
   check_mode:
     support: full
@@ -98,6 +104,10 @@ previous_digest:
   description: What containerd listed under O(name) before, or null.
   returned: success
   type: str
+pinned:
+  description: Whether the image carries containerd's pinned label afterwards (in check mode, would carry it).
+  returned: success
+  type: bool
 """
 
 import os
@@ -106,7 +116,7 @@ import tempfile
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.multiarch.k8s.plugins.module_utils._node_image import (
-    ImageInputError, build, listed_digest, write_archive)
+    PINNED, ImageInputError, build, listed_digest, listed_pinned, write_archive)
 
 
 def main():
@@ -121,6 +131,7 @@ def main():
             namespace=dict(type="str", default="k8s.io"),
             address=dict(type="path", default="/run/containerd/containerd.sock"),
             ctr=dict(type="path", default="ctr"),
+            pinned=dict(type="bool", default=False),
         ),
         supports_check_mode=True,
     )
@@ -135,9 +146,15 @@ def main():
     if rc != 0:
         module.fail_json(msg="containerd at %s did not answer (%s); is it running?" % (p["address"], err.strip() or out.strip()))
     before = listed_digest(out, p["name"])
-    result = dict(changed=before != digest, digest=digest, previous_digest=before,
+    # an import replaces the image's record, so a new image is labelled again
+    to_pin = p["pinned"] and (before != digest or not listed_pinned(out, p["name"]))
+    result = dict(changed=before != digest or to_pin, digest=digest, previous_digest=before,
+                  pinned=p["pinned"] or (before == digest and listed_pinned(out, p["name"])),
                   diff=dict(before={"digest": before}, after={"digest": digest}))
     if not result["changed"] or module.check_mode:
+        module.exit_json(**result)
+    if before == digest:  # only the label is missing
+        pin(module, ctr, p["name"])
         module.exit_json(**result)
     fd, path = tempfile.mkstemp(prefix=".multiarch-k8s-image-", suffix=".tar")
     os.close(fd)
@@ -152,7 +169,15 @@ def main():
     after = listed_digest(out, p["name"])
     if after != digest:
         module.fail_json(msg="after the import containerd lists %s as %s, not %s" % (p["name"], after, digest))
+    if to_pin:
+        pin(module, ctr, p["name"])
     module.exit_json(**result)
+
+
+def pin(module, ctr, name):
+    rc, out, err = module.run_command(ctr + ["images", "label", name, PINNED])
+    if rc != 0:
+        module.fail_json(msg="ctr images label %s %s failed: %s" % (name, PINNED, (err or out).strip()))
 
 
 if __name__ == "__main__":

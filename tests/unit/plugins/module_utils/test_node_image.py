@@ -14,7 +14,7 @@ import tarfile
 import pytest
 
 from ansible_collections.multiarch.k8s.plugins.module_utils._node_image import (
-    ImageInputError, build, listed_digest, parse_platform, write_archive)
+    ImageInputError, build, listed_digest, listed_pinned, parse_platform, write_archive)
 
 NAME = "localhost/multiarch-k8s/pause:3.4"
 
@@ -91,3 +91,12 @@ def test_listed_digest():
     assert listed_digest(out, NAME) == "sha256:abc"
     assert listed_digest(out, "localhost/other:1") is None
     assert listed_digest("", NAME) is None
+
+
+def test_listed_pinned_reads_containerds_label():
+    head = "REF TYPE DIGEST SIZE PLATFORMS LABELS\n"
+    row = "%s application/vnd.oci.image.index.v1+json sha256:abc 31.0 KiB linux/arm/v6 %s\n"
+    assert listed_pinned(head + row % (NAME, "io.cri-containerd.image=managed,io.cri-containerd.pinned=pinned"), NAME)
+    assert not listed_pinned(head + row % (NAME, "io.cri-containerd.image=managed"), NAME)
+    assert not listed_pinned(head + row % ("localhost/other:1", "io.cri-containerd.pinned=pinned"), NAME)
+    assert not listed_pinned("", NAME)
