@@ -9,7 +9,7 @@ from ansible.errors import AnsibleFilterError
 from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.multiarch.k8s.plugins.plugin_utils import _cidr
-from ansible_collections.multiarch.k8s.plugins.plugin_utils._cidr import CidrError, plan_pod_cidrs
+from ansible_collections.multiarch.k8s.plugins.plugin_utils._cidr import CidrError, check_cluster_dns, plan_pod_cidrs
 
 
 def pod_cidrs(hosts, cluster_cidr=None, node_prefix=24, cluster_cidr_v6=None, node_prefix_v6=64,
@@ -25,8 +25,18 @@ def pod_cidrs(hosts, cluster_cidr=None, node_prefix=24, cluster_cidr_v6=None, no
         raise AnsibleFilterError(str(exc)) from None
 
 
+def cluster_dns(address, service_cidr="10.96.0.0/12", domain="cluster.local"):
+    """{"address", "domain"}: the cluster DNS address checked against the service network, the domain as a name."""
+    if _cidr.netaddr is None:
+        raise AnsibleFilterError(missing_required_lib("netaddr", reason="to check the cluster DNS address"))
+    try:
+        return check_cluster_dns(address, service_cidr, domain)
+    except CidrError as exc:
+        raise AnsibleFilterError(str(exc)) from None
+
+
 class FilterModule:
-    """multiarch.k8s pod CIDR filter."""
+    """multiarch.k8s pod CIDR and cluster DNS filters."""
 
     def filters(self):
-        return {"pod_cidrs": pod_cidrs}
+        return {"pod_cidrs": pod_cidrs, "cluster_dns": cluster_dns}

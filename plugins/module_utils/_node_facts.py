@@ -14,6 +14,7 @@ build attributes as a lower bound.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import sys
@@ -242,6 +243,32 @@ def _swap_active(view):
     return len([ln for ln in text.splitlines()[1:] if ln.strip()]) > 0
 
 
+# where a host lists its DNS resolvers, in the order the kubelet's resolvConf takes them: systemd-resolved's list of
+# the real upstream servers first (its /etc/resolv.conf names only its stub on 127.0.0.53), then /etc/resolv.conf
+RESOLV_CONF = ("run/systemd/resolve/resolv.conf", "etc/resolv.conf")
+
+
+def _nameservers(text):
+    return [ln.split()[1] for ln in (text or "").splitlines() if ln.split()[:1] == ["nameserver"] and len(ln.split()) > 1]
+
+
+def _is_loopback(address):
+    try:
+        return ipaddress.ip_address(address.split("%")[0]).is_loopback
+    except ValueError:
+        return False
+
+
+def _resolv_conf(view):
+    """(path, nameservers) of the first resolv.conf with resolvers a pod can use (none on loopback), else (None, the
+    nameservers of /etc/resolv.conf): a pod given loopback resolvers asks itself, and CoreDNS forwarding there loops."""
+    for rel in RESOLV_CONF:
+        servers = _nameservers(view.read_text(rel))
+        if servers and not any(_is_loopback(s) for s in servers):
+            return "/" + rel, servers
+    return None, _nameservers(view.read_text("etc/resolv.conf"))
+
+
 def _cgroups(view):
     controllers = view.read_text("sys/fs/cgroup/cgroup.controllers")
     if controllers is not None:
@@ -431,6 +458,7 @@ def gather(root="/", install_dir=DEFAULT_PREFIX, min_free_mb=300, pin=None, forc
     free = _free_mb(view, install_dir)
     init = (view.read_text("proc/1/comm") or "").strip() or None
     board, board_source = _board(view, cpu)
+    resolv_conf, nameservers = _resolv_conf(view)
 
     if cpu_text is None:
         findings.append(finding("cpuinfo_unreadable", "warning",
@@ -482,6 +510,13 @@ def gather(root="/", install_dir=DEFAULT_PREFIX, min_free_mb=300, pin=None, forc
         findings.append(finding("small_memory", "info",
                                 "%d MB of RAM: kubelet reservations and eviction thresholds are sized "
                                 "for a small node and few pods" % mem_total))
+    if resolv_conf is None:
+        findings.append(finding("resolv_conf_loopback", "warning",
+                                "no resolv.conf of the host lists a resolver off loopback (/etc/resolv.conf: %s): pods "
+                                "given these ask themselves, and the cluster DNS forwarding to them would loop"
+                                % (", ".join(nameservers) or "no nameserver"),
+                                "set multiarch_k8s_dns_upstreams to your network's resolvers (the router's address); "
+                                "site.yml refuses the host without them"))
     if init is not None and init != "systemd":
         findings.append(finding("not_systemd", "error",
                                 "PID 1 is %s, not systemd: the roles install systemd services" % init,
@@ -517,6 +552,8 @@ def gather(root="/", install_dir=DEFAULT_PREFIX, min_free_mb=300, pin=None, forc
         "cgroup_version": cg_version,
         "memory_cgroup": mem_cgroup,
         "init_system": init,
+        "resolv_conf": resolv_conf,
+        "nameservers": nameservers,
         "python_version": "%d.%d.%d" % sys.version_info[:3],
         "root": view.root,
         "preflight": findings,

@@ -232,6 +232,19 @@ ansible_facts:
           description: Name of PID 1.
           type: str
           sample: systemd
+        resolv_conf:
+          description:
+            - The resolv.conf whose resolvers a pod can use, none of them on loopback - systemd-resolved's list of its
+              upstream servers (C(/run/systemd/resolve/resolv.conf)) when it has one, else C(/etc/resolv.conf). The
+              kubelet gives it to the pods whose C(dnsPolicy) is C(Default), CoreDNS among them.
+            - C(null) when no such file lists a resolver off loopback (the finding C(resolv_conf_loopback)).
+          type: str
+          sample: /run/systemd/resolve/resolv.conf
+        nameservers:
+          description: The resolvers that file lists (or, without one, C(/etc/resolv.conf)'s).
+          type: list
+          elements: str
+          sample: [192.168.1.1]
         python_version:
           description: Version of the Python that ran the module.
           type: str

@@ -131,3 +131,32 @@ def plan_pod_cidrs(hosts, cluster_cidr=None, node_prefix=24, cluster_cidr_v6=Non
         for host, net in _plan_family(existing, key, cluster, "cluster_cidr" + suffix, prefix, "node_prefix" + suffix).items():
             result[host][key] = net
     return result
+
+
+# a DNS name of labels (letters, digits, hyphens inside), as the kubelet's clusterDomain takes it
+_LABEL = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
+
+
+def check_cluster_dns(address, service_cidr, domain):
+    """``address`` (the Service address the kubelet gives pods as their DNS server) checked against the service network
+    and ``domain`` (the cluster domain) checked as a DNS name; returns {"address", "domain"} or raises CidrError."""
+    import re  # pylint: disable=import-outside-toplevel
+    net = parse_network("the service network (multiarch_k8s_service_cidr)", service_cidr, 4)
+    try:
+        ip = netaddr.IPAddress(str(address).strip(), 4)
+    except (netaddr.AddrFormatError, ValueError, TypeError):
+        raise CidrError("the cluster DNS address (multiarch_k8s_cluster_dns_address) '%s' is not an IPv4 address" % address) from None
+    if ip not in net:
+        raise CidrError("the cluster DNS address (multiarch_k8s_cluster_dns_address) %s is outside the service network %s; "
+                        "give an address inside it, such as %s" % (ip, net, netaddr.IPAddress(net.first + 10)))
+    if ip.value in (net.first, net.last, net.first + 1):
+        raise CidrError("the cluster DNS address (multiarch_k8s_cluster_dns_address) %s is %s of the service network %s; "
+                        "give another address inside it, such as %s"
+                        % (ip, {net.first: "the network address", net.last: "the broadcast address",
+                                net.first + 1: "the kubernetes Service's address (the first)"}[ip.value], net,
+                           netaddr.IPAddress(net.first + 10)))
+    name = str(domain or "").strip().rstrip(".").lower()
+    if not name or len(name) > 253 or not re.match(r"^%s(\.%s)*$" % (_LABEL, _LABEL), name):
+        raise CidrError("the cluster domain (multiarch_k8s_cluster_domain) '%s' is not a DNS name such as cluster.local "
+                        "(labels of letters, digits and inner hyphens, joined by dots)" % domain)
+    return {"address": str(ip), "domain": name}

@@ -9,7 +9,7 @@ import pytest
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.multiarch.k8s.plugins.filter.pod_cidrs import FilterModule, pod_cidrs
+from ansible_collections.multiarch.k8s.plugins.filter.pod_cidrs import FilterModule, cluster_dns, pod_cidrs
 
 V4 = {"cluster_cidr": "10.244.0.0/16"}
 DS = {"cluster_cidr": "10.244.0.0/16", "cluster_cidr_v6": "fd00:10:244::/56", "service_cidr_v6": "fd00:10:96::/112"}
@@ -21,7 +21,7 @@ def v4(*nets):
 
 
 def test_registered():
-    assert FilterModule().filters() == {"pod_cidrs": pod_cidrs}
+    assert FilterModule().filters() == {"pod_cidrs": pod_cidrs, "cluster_dns": cluster_dns}
 
 
 @pytest.mark.parametrize("hosts, opts, expected", [
@@ -123,3 +123,30 @@ def test_errors(hosts, opts, message):
     with pytest.raises(AnsibleFilterError) as exc:
         pod_cidrs(hosts, **opts)
     assert str(exc.value) == message
+
+
+def test_cluster_dns_accepts_an_address_inside_the_service_network_and_normalizes_the_domain():
+    assert cluster_dns(" 10.96.0.10 ", service_cidr="10.96.0.0/12", domain="Cluster.Local.") == {
+        "address": "10.96.0.10", "domain": "cluster.local"}
+    assert cluster_dns("10.111.255.254", service_cidr="10.96.0.0/12", domain="home.arpa")["address"] == "10.111.255.254"
+
+
+@pytest.mark.parametrize("address, cidr, domain, message", [
+    ("10.97.0.10", "10.96.0.0/16", "cluster.local",
+     r"multiarch_k8s_cluster_dns_address\) 10.97.0.10 is outside the service network 10.96.0.0/16; give an address inside it, such as 10.96.0.10"),
+    ("192.168.1.53", "10.96.0.0/12", "cluster.local", "is outside the service network 10.96.0.0/12"),
+    ("10.96.0.0", "10.96.0.0/12", "cluster.local", "is the network address of the service network"),
+    ("10.96.0.1", "10.96.0.0/12", "cluster.local", "is the kubernetes Service's address"),
+    ("10.111.255.255", "10.96.0.0/12", "cluster.local", "is the broadcast address"),
+    ("10.96.0.300", "10.96.0.0/12", "cluster.local", "'10.96.0.300' is not an IPv4 address"),
+    ("fd00::10", "10.96.0.0/12", "cluster.local", "is not an IPv4 address"),
+    ("", "10.96.0.0/12", "cluster.local", "'' is not an IPv4 address"),
+    ("10.96.0.10", "10.96.0.5/12", "cluster.local", "has host bits set"),
+    ("10.96.0.10", "10.96.0.0/12", "", r"multiarch_k8s_cluster_domain\) '' is not a DNS name"),
+    ("10.96.0.10", "10.96.0.0/12", "cluster_local", "'cluster_local' is not a DNS name"),
+    ("10.96.0.10", "10.96.0.0/12", "-cluster.local", "is not a DNS name"),
+    ("10.96.0.10", "10.96.0.0/12", "cluster..local", "is not a DNS name"),
+])
+def test_cluster_dns_refuses_with_one_sentence(address, cidr, domain, message):
+    with pytest.raises(AnsibleFilterError, match=message):
+        cluster_dns(address, service_cidr=cidr, domain=domain)

@@ -27,9 +27,16 @@ CGROUPS_V1 = ("#subsys_name\thierarchy\tnum_cgroups\tenabled\ncpuset\t2\t1\t1\nc
 
 
 def make_snapshot(root, userland, cpuinfo=None, kernel_arch=None, model=None, mem_mb=None,
-                  swap_mb=0, cgroup=("v2", True), init="systemd", usrmerge=True):
-    """Write a host snapshot under ``root`` and return its path."""
+                  swap_mb=0, cgroup=("v2", True), init="systemd", usrmerge=True, resolv="nameserver 192.168.1.1\n",
+                  resolved=None):
+    """Write a host snapshot under ``root`` and return its path. ``resolv``: /etc/resolv.conf; ``resolved``:
+    systemd-resolved's list of upstream servers (/run/systemd/resolve/resolv.conf)."""
     os.makedirs(os.path.join(root, "proc", "sys", "kernel"))
+    for rel, text in (("etc/resolv.conf", resolv), ("run/systemd/resolve/resolv.conf", resolved)):
+        if text is not None:
+            os.makedirs(os.path.join(root, os.path.dirname(rel)), exist_ok=True)
+            with open(os.path.join(root, rel), "w") as f:
+                f.write(text)
     if usrmerge:
         os.makedirs(os.path.join(root, "usr", "bin"))
         os.symlink("usr/bin", os.path.join(root, "bin"))
@@ -366,3 +373,34 @@ def test_memory_is_the_cgroup_limit_when_smaller(tmp_path, cgroup, rel, text, to
     assert facts["memory_available_mb"] <= total
     small = [f for f in facts["preflight"] if f["id"] == "small_memory"]
     assert bool(small) is (total < 1024), facts["preflight"]
+
+
+STUB = "# systemd-resolved's stub\nnameserver 127.0.0.53\noptions edns0 trust-ad\n"
+
+
+@pytest.mark.parametrize("resolv, resolved, path, servers", [
+    ("nameserver 192.168.1.1\nnameserver fd00::1\nsearch lan\n", None, "/etc/resolv.conf", ["192.168.1.1", "fd00::1"]),
+    # systemd-resolved: its stub in /etc/resolv.conf, the real servers in its own list, which the kubelet gets
+    (STUB, "nameserver 192.168.1.1\n", "/run/systemd/resolve/resolv.conf", ["192.168.1.1"]),
+    ("nameserver 192.168.1.1\n", "nameserver 10.0.0.1\n", "/run/systemd/resolve/resolv.conf", ["10.0.0.1"]),
+])
+def test_the_resolv_conf_pods_can_use(tmp_path, resolv, resolved, path, servers):
+    facts = NF.gather(root=make_snapshot(tmp_path / "s", resolv=resolv, resolved=resolved, **HOSTS["pi-zero-w"][0]), min_free_mb=1)
+    assert (facts["resolv_conf"], facts["nameservers"]) == (path, servers)
+    assert "resolv_conf_loopback" not in [f["id"] for f in facts["preflight"]]
+
+
+@pytest.mark.parametrize("resolv, resolved, said", [
+    (STUB, None, "127.0.0.53"),
+    (STUB, STUB, "127.0.0.53"),  # resolved without upstream servers of its own
+    ("nameserver 127.0.0.1\nnameserver ::1\n", None, "127.0.0.1, ::1"),
+    ("nameserver 192.168.1.1\nnameserver 127.0.0.1\n", None, "192.168.1.1, 127.0.0.1"),  # a loop all the same
+    ("search lan\n", None, "no nameserver"),
+    (None, None, "no nameserver"),
+])
+def test_only_loopback_resolvers_are_a_finding_naming_them(tmp_path, resolv, resolved, said):
+    facts = NF.gather(root=make_snapshot(tmp_path / "s", resolv=resolv, resolved=resolved, **HOSTS["pi-zero-w"][0]), min_free_mb=1)
+    assert facts["resolv_conf"] is None
+    found = [f for f in facts["preflight"] if f["id"] == "resolv_conf_loopback"]
+    assert len(found) == 1 and found[0]["severity"] == "warning", facts["preflight"]
+    assert "(/etc/resolv.conf: %s)" % said in found[0]["msg"] and "multiarch_k8s_dns_upstreams" in found[0]["fix"]
