@@ -2,7 +2,7 @@
 # Everything they need is installed and started by the scripts in tools/ (as root on Debian 12).
 SHELL := /bin/bash
 
-.PHONY: help demo demo-down check test test-integration test-formation test-faults test-upgrade test-ha test-pi lock clean-cache fleet fleet-down setup bench-pull bench-release bench-build bench-build-qemu bench-node-memory bench-scale bench-rollout bench-connection
+.PHONY: help demo demo-down check test test-integration test-formation test-faults test-upgrade test-ha test-pi lock clean-cache fleet fleet-down setup bench-pull bench-release bench-build bench-build-qemu bench-node-memory bench-scale bench-rollout bench-connection bench-dns
 
 help:
 	@echo "make demo       build the binaries, bring up the emulated fleet and converge it with site.yml"
@@ -29,6 +29,7 @@ help:
 	@echo "make bench-scale  one controller against 4-40 light emulated hosts, push vs pull (time, memory, pulls, bytes; after make demo)"
 	@echo "make bench-rollout  one kubelet change over the fleet, staged vs cordon-first (total, cordoned time, bytes per node; after make demo)"
 	@echo "make bench-connection  a no-op site.yml over SSH (pi, sudo) vs the docker connection (medians, ratio; after make demo)"
+	@echo "make bench-dns  CoreDNS: Go-reported memory on arm/v6, query latency p50/p99 from a node, cache hit vs miss (after make demo)"
 
 demo:
 	@bash tools/demo.sh up
@@ -89,6 +90,9 @@ bench-build-qemu:
 
 bench-node-memory:
 	@bash -c 'source tools/lib.sh && python bench/node_memory.py'
+
+bench-dns:
+	@bash -c 'source tools/lib.sh && python bench/dns.py'
 
 bench-scale:
 	@bash -c 'source tools/lib.sh && PYTHONPATH="$$COLLECTIONS" python bench/scale.py'

@@ -15,10 +15,11 @@ case "$TIER" in check|test|integration) ;; *) echo "usage: $0 check|test|integra
 
 # The integration modules of make test, in their default order (by capability; each one brings the fleet to the
 # state it needs). The slower ones have targets of their own (the README lists them with their times): make
-# test-formation (test_cluster_formation), make test-faults (test_upgrade_unreachable) and make test-upgrade
-# (test_upgrade, test_upgrade_fleet): each forms a cluster of its own or needs a second real release built.
+# test-formation (test_cluster_formation), make test-faults (test_upgrade_unreachable), make test-upgrade
+# (test_upgrade, test_upgrade_fleet), make test-ha (test_ha) and make test-pi (test_pi_example): each forms a cluster
+# of its own or needs a second real release built.
 MODULES=(test_node_facts_fleet test_holder_pull test_holder_build test_node_release test_site_refusals
-         test_cluster test_upgrade_faults)
+         test_cluster test_dns test_upgrade_faults)
 if [ -n "${MULTIARCH_TEST_MODULES:-}" ]; then read -r -a MODULES <<<"$MULTIARCH_TEST_MODULES"; fi
 if [ "${MULTIARCH_TEST_ORDER:-}" = reverse ]; then
   for ((i = ${#MODULES[@]} - 1; i >= 0; i--)); do rev+=("${MODULES[i]}"); done

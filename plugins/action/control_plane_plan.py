@@ -28,4 +28,5 @@ class ActionModule(ControllerAction):
             log(w)
         records, _warnings = _plan.check(args["hosts"], args["platforms"], args["bundles"], args["source"],
                                          group=args["group"], needed=tuple(args["binaries"]))
+        _plan.check_nodes(args["platforms"], args["bundles"], args["source"], tuple(args["node_binaries"]))
         return {"changed": False, "hosts": records}

@@ -53,6 +53,13 @@ options:
     type: list
     elements: str
     default: [etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubeadm, kubectl]
+  node_binaries:
+    description:
+      - What every host of O(platforms) needs beyond its node set, such as C(coredns) when the cluster's DNS is
+        deployed (site.yml passes it then); the module fails naming each platform that lacks one and its hosts.
+    type: list
+    elements: str
+    default: []
 attributes:
   check_mode:
     support: full

@@ -48,6 +48,22 @@ def missing_binaries(hosts, platforms, bundles, needed=CONTROL_PLANE_BINARIES):
     return out
 
 
+def check_nodes(platforms, bundles, source, needed):
+    """Raises PlanError naming each platform of the run (and its hosts) whose bundle lacks a binary of ``needed``
+    (what every node needs for a cluster feature: coredns for the cluster's DNS)."""
+    if not needed or bundles is None:
+        return
+    missing = {}
+    for m in missing_binaries(sorted(platforms), platforms, bundles, needed):
+        missing.setdefault((m["platform"], tuple(m["missing"])), []).append(m["host"])
+    if missing:
+        raise PlanError("%s. Every node runs them with the cluster's DNS (multiarch_k8s_cluster_dns): build them for "
+                        "those platforms (build.yml's node set has coredns) or set multiarch_k8s_cluster_dns: false. "
+                        "Nothing was changed on any host." % "; ".join(
+                            "%s has no %s for the platform %s (%s)" % (source, ", ".join(what), platform, ", ".join(hosts))
+                            for (platform, what), hosts in sorted(missing.items())))
+
+
 def check(hosts, platforms, bundles, source, group="control_plane", needed=CONTROL_PLANE_BINARIES):
     """The plan's verdict: (records, warnings); raises PlanError naming every control-plane host the holder image
     (``source``) has not the control-plane binaries for."""

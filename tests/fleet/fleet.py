@@ -126,7 +126,7 @@ LAYOUTS = {
 # what the fleet's nodes run (the tests and make demo build these): the node set everywhere, the control plane on
 # the control plane's platform
 NODE_COMPONENTS = ["kubelet", "kube-proxy", "pause", "bridge", "host-local", "loopback", "portmap", "containerd",
-                   "containerd-shim-runc-v2", "runc", "ctr"]
+                   "containerd-shim-runc-v2", "runc", "ctr", "coredns"]
 CP_COMPONENTS = ["kubeadm", "kubectl", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd"]
 LAYOUT = os.environ.get("MULTIARCH_FLEET") or "default"
 if LAYOUT not in LAYOUTS:
@@ -136,6 +136,10 @@ CONTROL_PLANE = NODES[0]["name"]
 
 
 ABSENT = 250  # an address of the network no node has (an inventory's host that never answers)
+# the fleet's upstream resolver (tests/fleet/upstream_dns.py), where a Pi owner's router is: the cluster's DNS forwards
+# names outside the cluster domain to it (the inventories' multiarch_k8s_dns_upstreams), never off this machine
+UPSTREAM_DNS = {"name": "mk8s-upstream-dns", "address": 53}
+UPSTREAM_DNS_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "upstream_dns.py")
 
 
 def node_address(node):
@@ -434,6 +438,7 @@ WIRING_LABEL = "io.multiarch-k8s.fleet-wiring"
 LAYOUT_LABEL = "io.multiarch-k8s.fleet-layout"  # a node of another layout is made again: its cluster state is not this one's
 WIRING_VERSION = "6"
 HOST_NATIVE_LABEL = "io.multiarch-k8s.fleet-host-native"
+UPSTREAM_DNS_LABEL = "io.multiarch-k8s.fleet-upstream-dns"
 MEMORY_LABEL = "io.multiarch-k8s.fleet-memory"  # the memory limit the node was made with ("" for none)
 
 
@@ -621,9 +626,44 @@ def cmd_up(args):
         wire_ssh(client, node, controller_key)
     for node in nodes:
         check_ssh(node)
+    run_upstream_dns(client, tags)
     log("fleet up: %s; over SSH as %s (key %s, known_hosts %s)" % (
         ", ".join("%s (%s, %s)" % (n["name"], n["platform"], node_address(n)) for n in nodes), SSH_USER,
         os.path.join(SSH_DIR, "id_ed25519"), os.path.join(SSH_DIR, "known_hosts")))
+
+
+def run_upstream_dns(client, tags):
+    """The upstream resolver's container, on the fleet's network at UPSTREAM_DNS's address: python3 of a node image
+    (a host-native one when the layout has one) serving tests/fleet/upstream_dns.py; kept while it runs that script."""
+    import docker.errors  # pylint: disable=import-outside-toplevel
+    with open(UPSTREAM_DNS_SCRIPT, "rb") as f:
+        digest = hashlib.sha256(f.read()).hexdigest()[:16]
+    native = [n for n in NODES if node_platform(n).debian_arch == host_debian_arch()]
+    image = tags.get((native or NODES)[0]["name"]) or sorted(tags.values())[0]
+    try:
+        c = client.containers.get(UPSTREAM_DNS["name"])
+        if c.status == "running" and c.labels.get(UPSTREAM_DNS_LABEL) == digest:
+            return c
+        c.remove(force=True)
+    except docker.errors.NotFound:
+        pass
+    c = client.containers.run(
+        image, name=UPSTREAM_DNS["name"], entrypoint=["python3", "/srv/upstream_dns.py"], detach=True,
+        volumes={UPSTREAM_DNS_SCRIPT: {"bind": "/srv/upstream_dns.py", "mode": "ro"}},
+        network=NETWORK, networking_config={NETWORK: client.api.create_endpoint_config(ipv4_address=node_address(UPSTREAM_DNS))},
+        labels={LABEL: "upstream-dns", UPSTREAM_DNS_LABEL: digest})
+    deadline = time.monotonic() + 120
+    while "upstream DNS for" not in c.logs().decode(errors="replace"):
+        c.reload()
+        if c.status != "running" or time.monotonic() > deadline:
+            raise SystemExit("the fleet's upstream resolver %s did not start: %s" % (UPSTREAM_DNS["name"], c.logs().decode(errors="replace")[-2000:]))
+        time.sleep(0.5)
+    log("upstream resolver %s at %s (zone upstream.test)" % (UPSTREAM_DNS["name"], node_address(UPSTREAM_DNS)))
+    return c
+
+
+def upstream_dns_address():
+    return node_address(UPSTREAM_DNS)
 
 
 def pull_amd64(holder, names):
@@ -687,9 +727,10 @@ def cmd_reset(args):
 def cmd_down(_args=None):
     client = docker_client()
     import docker.errors  # pylint: disable=import-outside-toplevel
-    for c in client.containers.list(all=True, filters={"label": LABEL + "=node"}):
-        log("removing %s" % c.name)
-        c.remove(force=True, v=True)
+    for kind in ("node", "upstream-dns"):
+        for c in client.containers.list(all=True, filters={"label": LABEL + "=" + kind}):
+            log("removing %s" % c.name)
+            c.remove(force=True, v=True)
     try:
         client.networks.get(NETWORK).remove()
         log("removed network %s" % NETWORK)

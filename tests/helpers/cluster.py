@@ -68,13 +68,14 @@ def kubectl_json(*args):
     return json.loads(kubectl(*(list(args) + ["-o", "json"])))
 
 
-def pods_explained(selector=None):
+def pods_explained(selector=None, namespace="default"):
     """What the cluster says about pods that did not come up: the pods with their node and phase, the non-Normal
     events, and each named node's kubelet journal tail. Printed by a test that timed out waiting for a pod, so its
     failure says why (pytest shows what a failing test printed)."""
-    sel = ["-l", selector] if selector else []
+    sel = ["-n", namespace] + (["-l", selector] if selector else [])
     parts = [kubectl(*(["get", "pods", "-o", "wide"] + sel), check=False),
-             kubectl("get", "events", "--field-selector", "type!=Normal", "--sort-by", ".lastTimestamp", check=False)]
+             kubectl("get", "events", "-n", namespace, "--field-selector", "type!=Normal", "--sort-by", ".lastTimestamp",
+                     check=False)]
     try:
         items = kubectl_json(*(["get", "pods"] + sel))["items"]
     except (ValueError, subprocess.SubprocessError):
@@ -85,12 +86,12 @@ def pods_explained(selector=None):
     return "\n".join(parts)
 
 
-def wait_rollout(deployment, seconds=180):
-    """``kubectl rollout status`` of ``deployment`` in default; when it fails, the pods' story is printed first."""
+def wait_rollout(deployment, seconds=180, namespace="default", selector=None):
+    """``kubectl rollout status`` of ``deployment``; when it fails, the pods' story is printed first."""
     try:
-        kubectl("rollout", "status", "deployment/" + deployment, "--timeout=%ds" % seconds, timeout=seconds + 60)
+        kubectl("rollout", "status", "-n", namespace, "deployment/" + deployment, "--timeout=%ds" % seconds, timeout=seconds + 60)
     except subprocess.CalledProcessError:
-        print(pods_explained("app=" + deployment))
+        print(pods_explained(selector or "app=" + deployment, namespace))
         raise
 
 
@@ -110,7 +111,11 @@ def inventory(path, hosts, control_plane=(CP,), host_vars=None, connection="ssh"
         "multiarch_k8s_allow_cgroup_v1": True,
         # an emulated ARM1176 under QEMU, its host's two cores shared with the rest of the run, once took more
         # than the default 180 s to get its Node Ready (seen 2026-12-07, with a make check running beside it)
-        "kubelet_ready_timeout": 420})
+        "kubelet_ready_timeout": 420,
+        # the nodes' resolv.conf names Docker's resolver on loopback: the fleet's upstream resolver instead, and
+        # CoreDNS's pods privileged (QEMU user emulation cannot apply seccomp)
+        "multiarch_k8s_dns_upstreams": [fleet.upstream_dns_address()],
+        "cluster_dns_security_context": {"privileged": True}})
 
     def one(h):
         where = {"ansible_host": address(h)} if connection == "ssh" else {}

@@ -8,8 +8,9 @@ each host renamed and readdressed to the emulated board of its kind (the Pi 5 to
 mk8s-arm64b, the Pi 3 to mk8s-armhf, the Pi Zero to mk8s-armel), and the holder image's address. What a real
 Pi does not need comes beside it, in a file of its own in the same inventory directory: the fleet's SSH key and
 known_hosts, and the emulated nodes' wiring (the amd64 runc shim and runc, no CAP_SYS_RESOURCE, the test host's
-cgroup v1). site.yml then forms the cluster from that inventory on a fresh fleet: no amd64 node, the control
-plane on arm64, every node reached over SSH as pi with sudo.
+cgroup v1, the fleet's upstream resolver in place of Docker's on loopback, CoreDNS privileged under QEMU).
+site.yml then forms the cluster from that inventory on a fresh fleet: no amd64 node, the control plane on arm64,
+every node reached over SSH as pi with sudo.
 
 What is checked: every node Ready on its own platform; the control-plane labels and taint; the lock file and the
 admin kubeconfig beside the inventory, as the example's variables put them, the kubeconfig working from the
@@ -68,7 +69,8 @@ def user_copy(holder, inv):
         "vars": {"ansible_ssh_private_key_file": ssh["ansible_ssh_private_key_file"],
                  "ansible_ssh_common_args": ssh["ansible_ssh_common_args"], "ansible_host_key_checking": True,
                  "container_runtime_restrict_oom_score_adj": True, "container_runtime_privileged_without_host_devices": True,
-                 "multiarch_k8s_allow_cgroup_v1": True, "kubelet_ready_timeout": 420, "control_plane_ready_timeout": 420}}}}}
+                 "multiarch_k8s_allow_cgroup_v1": True, "kubelet_ready_timeout": 420, "control_plane_ready_timeout": 420,
+                 "multiarch_k8s_dns_upstreams": [fleet.upstream_dns_address()], "cluster_dns_security_context": {"privileged": True}}}}}}
     with open(os.path.join(inv, "zz-emulated-fleet.yml"), "w", encoding="utf-8") as f:
         f.write("---\n# not a Pi's: the emulated fleet's SSH key and known_hosts, and its nodes' wiring (tests/fleet)\n")
         yaml.safe_dump(wiring, f)

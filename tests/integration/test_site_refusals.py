@@ -3,7 +3,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """site.yml refuses bad input before any host changes: conflicting control planes, a control-plane host whose
 platform the holder image has no control-plane binaries for (and warns about an even number of control planes), a pod CIDR too small
-for the fleet or overlapping the Service CIDR, an unreachable control plane or host, a user without sudo, a node
+for the fleet or overlapping the Service CIDR, a cluster DNS address outside the Service CIDR or a cluster domain
+that is no DNS name, an unreachable control plane or host, a user without sudo, a node
 whose memory cgroup is off.
 
 Runs on the fleet in whatever state it is (fresh, or running a cluster): each case marks every node, runs
@@ -74,6 +75,16 @@ def test_pod_cidr_too_small_for_the_fleet_is_refused(refused):
 def test_pod_cidr_overlapping_the_service_cidr_is_refused(refused):
     msg = refused(extra={"multiarch_k8s_cluster_cidr": "10.96.0.0/16"})
     assert "overlap" in msg and "10.96.0.0/12" in msg
+
+
+def test_a_cluster_dns_address_outside_the_service_network_is_refused(refused):
+    msg = refused(extra={"multiarch_k8s_service_cidr": "10.96.0.0/16", "multiarch_k8s_cluster_dns_address": "10.97.0.10"})
+    assert "10.97.0.10 is outside the service network 10.96.0.0/16" in msg and "such as 10.96.0.10" in msg, msg
+
+
+def test_a_cluster_domain_that_is_no_dns_name_is_refused(refused):
+    msg = refused(extra={"multiarch_k8s_cluster_domain": "cluster_local"})
+    assert "the cluster domain (multiarch_k8s_cluster_domain) 'cluster_local' is not a DNS name" in msg, msg
 
 
 def test_an_empty_control_plane_group_is_refused(refused):

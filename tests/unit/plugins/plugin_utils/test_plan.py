@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.multiarch.k8s.plugins.plugin_utils._plan import (
-    CONTROL_PLANE_BINARIES, PlanError, check, quorum_warning)
+    CONTROL_PLANE_BINARIES, PlanError, check, check_nodes, quorum_warning)
 
 FULL = {"files": [{"name": n} for n in CONTROL_PLANE_BINARIES + ("kubelet", "kube-proxy")]}
 NODE = {"files": [{"name": "kubelet"}, {"name": "kube-proxy"}, {"name": "kubectl"}]}
@@ -73,3 +73,17 @@ def test_a_bundle_check_mode_did_not_pull_is_not_judged():
     """holder_pull in check mode returns a platform it has not cached as pending, with no files."""
     records, _w = check(["zero"], PLATFORMS, {"linux/arm/v6": {"pending": True, "files": []}}, "src")
     assert records == [{"host": "zero", "platform": "linux/arm/v6"}]
+
+
+def test_every_node_platform_needs_the_node_binaries_asked_for():
+    dns = dict((p, {"files": b["files"] + [{"name": "coredns"}]}) for p, b in BUNDLES.items())
+    check_nodes(PLATFORMS, dns, "src", ("coredns",))
+    check_nodes(PLATFORMS, BUNDLES, "src", ())  # nothing asked: nothing checked
+    check_nodes(PLATFORMS, None, "src", ("coredns",))  # check mode without a pull
+    partial = dict(dns, **{"linux/arm/v6": NODE, "linux/arm64": FULL})
+    with pytest.raises(PlanError) as e:
+        check_nodes(PLATFORMS, partial, "docker://r/k:v1", ("coredns",))
+    msg = str(e.value)
+    assert msg.startswith("docker://r/k:v1 has no coredns for the platform linux/arm/v6 (zero); docker://r/k:v1 has no "
+                          "coredns for the platform linux/arm64 (a, b). Every node runs them"), msg
+    assert "multiarch_k8s_cluster_dns: false" in msg and "Nothing was changed on any host." in msg
