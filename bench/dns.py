@@ -118,7 +118,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     asker = fleet.NODES[0]["name"]
     p50s, p99s, hits, misses = [], [], [], []
-    for _ in range(args.runs):
+    for _run in range(args.runs):
         ms = on_node(asker, DNS, "same", str(args.queries))["ms"]
         p50s.append(pct(ms, 50))
         p99s.append(pct(ms, 99))
