@@ -603,8 +603,23 @@ def check_ssh(node, timeout=120):
         time.sleep(1)
 
 
+def warn_low_disk(path="/var/lib/docker"):
+    """The nodes' files and images live on this host's disk, and each kubelet judges disk pressure by that disk:
+    below 15% free (its imagefs.available threshold) every node is tainted disk-pressure and no new pod is scheduled
+    (seen: CoreDNS's pods Pending with 12% free). Said at fleet up, before a test waits for pods in vain."""
+    try:
+        st = os.statvfs(path if os.path.exists(path) else "/")
+    except OSError:
+        return
+    free = 100.0 * st.f_bavail / st.f_blocks if st.f_blocks else 100.0
+    if free < 20:
+        log("WARNING: only %.0f%% of the disk under %s is free: below 15%% every node's kubelet reports disk pressure "
+            "and no pod is scheduled; free space first (make clean-cache, old docker images)" % (free, path))
+
+
 def cmd_up(args):
     client = docker_client()
+    warn_low_disk()
     nodes = selected(args)
     tags = build_images(nodes)
     ensure_network(client)
