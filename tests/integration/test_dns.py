@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
 import time
 
 import pytest
@@ -60,7 +61,8 @@ print(json.dumps({"rcode": flags & 15, "addresses": out}))
 
 def nslookup(node, name):
     """What busybox's nslookup in the node's uname pod says for ``name``: (exit status, output)."""
-    res = C.kubectl("exec", "uname-" + node, "--", "/bin/busybox", "nslookup", name, check=False, timeout=120)
+    res = subprocess.run(C.KUBECTL + ["exec", "uname-" + node, "--", "/bin/busybox", "nslookup", name], capture_output=True,
+                         text=True, check=False, timeout=120)
     return res.returncode, res.stdout + res.stderr
 
 
