@@ -4,8 +4,9 @@
 """The cluster's DNS on the formed cluster: CoreDNS (built by the collection for every platform, its image imported
 on each node) behind the kube-dns Service, asked from a pod on every platform and from every node.
 
-What is checked: from each platform's pod, kubernetes.default.svc.<domain> is the kubernetes Service's address, a
-test Service's name its ClusterIP, and a connection to that name reaches the pod of another platform behind it; a
+What is checked: from each platform's pod, kubernetes.default.svc.<domain> is the kubernetes Service's address and a
+test Service's name its ClusterIP, and a connection from each node to that address reaches the pod of another
+platform behind it (Debian's static busybox wget crashes in a pod, exit 139: static glibc); a
 missing name is NXDOMAIN; a name outside the cluster domain is answered by the fleet's upstream resolver (a small DNS
 server in a container on the fleet's network, tests/fleet/upstream_dns.py), which logs that the query reached it;
 from each node, the Service address answers for the cluster's names; a NodePort Service answers on every node; one
